@@ -1,0 +1,126 @@
+// buildApp(config): registers plugins, then modules. It never listens; server.ts does, and tests inject.
+import Fastify, { type FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { Config } from './config.js';
+import { parseJsonBody } from './lib/json-body.js';
+import { createKeyring } from './lib/keyring.js';
+import { problem } from './lib/problem.js';
+import consentsRoutes from './modules/consents/consents.routes.js';
+import privacyNoticeRoutes from './modules/privacy-notice/privacy-notice.routes.js';
+import purposesRoutes from './modules/purposes/purposes.routes.js';
+import subjectsRoutes from './modules/subjects/subjects.routes.js';
+import { tenantsRoutes } from './modules/tenants/index.js';
+import auth from './plugins/auth.js';
+import db from './plugins/db.js';
+import errors from './plugins/errors.js';
+import health from './plugins/health.js';
+import rateLimit from './plugins/rate-limit.js';
+import redis from './plugins/redis.js';
+import swagger from './plugins/swagger.js';
+import { createServices, type Services } from './services.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: Config;
+    services: Services;
+  }
+}
+
+export type BuildOptions = { clock?: () => Date; logger?: boolean | object };
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+// Logs carry method, route, status and ids; never bodies, identifier values, evidence or the authorization header.
+export function loggerOptions(config: Config): object {
+  return {
+    level: config.logLevel,
+    redact: {
+      paths: ['req.headers.authorization', 'req.headers.cookie', 'req.body', 'res.body', '*.identifiers', '*.evidence', '*.value'],
+      censor: '[redacted]',
+    },
+    serializers: {
+      req: (req: { method: string; url: string; id: string }) => ({ method: req.method, url: req.url.split('?')[0], id: req.id }),
+    },
+  };
+}
+
+export async function buildApp(config: Config, opts: BuildOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: opts.logger ?? loggerOptions(config),
+    bodyLimit: config.http.bodyLimit,
+    requestTimeout: config.http.requestTimeoutMs,
+    connectionTimeout: 0,
+    keepAliveTimeout: 72_000,
+    trustProxy: config.trustProxy,
+    return503OnClosing: true,
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : crypto.randomUUID();
+    },
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 100 },
+    ajv: undefined,
+    // Node's HTTP server must know the limits too, or a client trickling a body is never cut off.
+    http: {
+      requestTimeout: config.http.requestTimeoutMs,
+      headersTimeout: config.http.headersTimeoutMs,
+      connectionsCheckingInterval: Math.min(1000, config.http.requestTimeoutMs),
+    } as object,
+    // Requests the HTTP parser rejects (timeouts, malformed requests) still get a problem body.
+    clientErrorHandler: (err: NodeJS.ErrnoException, socket) => {
+      if (!socket.writable) return socket.destroy();
+      const timeout = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+      const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+      const status = timeout ? 408 : tooLarge ? 431 : 400;
+      const body = JSON.stringify(
+        timeout
+          ? problem(408, 'REQUEST_TIMEOUT', 'Request timeout', 'The request was not received in time')
+          : tooLarge
+            ? problem(431, 'HEADERS_TOO_LARGE', 'Request header fields too large', 'The request headers are too large')
+            : problem(400, 'BAD_REQUEST', 'Bad request', 'The HTTP request could not be parsed'),
+      );
+      socket.end(
+        `HTTP/1.1 ${status} ${timeout ? 'Request Timeout' : tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
+          `Content-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    },
+  }).withTypeProvider<ZodTypeProvider>();
+
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.removeContentTypeParser(['application/json']);
+  app.addContentTypeParser(['application/json', 'application/problem+json'], { parseAs: 'buffer' }, (_req, body, done) => {
+    try {
+      done(null, parseJsonBody(body as Buffer));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
+
+  app.decorate('config', config);
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  await app.register(fp(async () => {}, { name: 'config' }));
+  await app.register(errors);
+  await app.register(db);
+  await app.register(redis);
+  app.decorate('services', createServices({ db: app.db, keyring: createKeyring(config), clock: opts.clock }));
+  await app.register(auth);
+  app.decorateRequest('tenant', null);
+  app.addHook('onRequest', async (request) => {
+    if (request.principal) request.tenant = await app.services.tenants.context(request.principal.tenantId);
+  });
+  await app.register(rateLimit);
+  await app.register(swagger);
+  await app.register(health);
+
+  await app.register(tenantsRoutes);
+  await app.register(purposesRoutes);
+  await app.register(privacyNoticeRoutes);
+  await app.register(subjectsRoutes);
+  await app.register(consentsRoutes);
+  return app;
+}

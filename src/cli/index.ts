@@ -1,0 +1,83 @@
+// Operator commands: `tenant create` and `token`. Run with `npm run cli -- <command> [options]`.
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from '../config.js';
+import { createDb, createPool } from '../db/client.js';
+import { createKeyring } from '../lib/keyring.js';
+import { parseTtl, signToken } from '../lib/tokens.js';
+import { SCOPES } from '../plugins/auth.js';
+import { createTenantsRepo } from '../modules/tenants/tenants.repo.js';
+import { createTenantsService } from '../modules/tenants/tenants.service.js';
+
+const USAGE = `Usage:
+  npm run cli -- tenant create --name NAME [--timezone Europe/Sofia] [--policy eu|uk] [--holidays BG] [--locale en]
+      Creates a tenant and prints it as JSON.
+  npm run cli -- token --tenant ID --scope "SCOPES" [--ttl 1h] [--sub NAME]
+      Prints a service token. SCOPES is space-separated, or "all". TTL: 90s, 30m, 1h, 7d.
+Scopes: ${SCOPES.join(' ')}`;
+
+function fail(message: string): never {
+  console.error(`${message}\n\n${USAGE}`);
+  process.exit(2);
+}
+
+async function tenantCreate(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      name: { type: 'string' },
+      timezone: { type: 'string' },
+      policy: { type: 'string' },
+      holidays: { type: 'string' },
+      locale: { type: 'string' },
+    },
+    strict: true,
+  });
+  if (!values.name?.trim()) fail('--name is required');
+  if (values.policy && values.policy !== 'eu' && values.policy !== 'uk') fail('--policy must be eu or uk');
+  const config = loadConfig();
+  const pool = createPool({ ...config.database, poolMax: 1 }, console);
+  try {
+    const service = createTenantsService({ repo: createTenantsRepo(createDb(pool)), keyring: createKeyring(config) });
+    const tenant = await service.create({
+      name: values.name.trim(),
+      timezone: values.timezone,
+      deadline_policy: values.policy as 'eu' | 'uk' | undefined,
+      holiday_calendar: values.holidays,
+      default_locale: values.locale,
+    });
+    console.log(JSON.stringify(tenant, null, 2));
+  } finally {
+    await pool.end();
+  }
+}
+
+function token(args: string[]): void {
+  const { values } = parseArgs({
+    args,
+    options: { tenant: { type: 'string' }, scope: { type: 'string' }, ttl: { type: 'string', default: '1h' }, sub: { type: 'string', default: 'cli' } },
+    strict: true,
+  });
+  if (!values.tenant || !/^[0-9a-f-]{36}$/i.test(values.tenant)) fail('--tenant must be a tenant id (UUID)');
+  if (!values.scope) fail('--scope is required');
+  const scopes = values.scope === 'all' ? [...SCOPES] : values.scope.split(/\s+/).filter(Boolean);
+  const unknown = scopes.filter((s) => !(SCOPES as readonly string[]).includes(s));
+  if (unknown.length) fail(`unknown scope: ${unknown.join(' ')}`);
+  const ttlSeconds = parseTtl(values.ttl);
+  if (!ttlSeconds) fail('--ttl must look like 90s, 30m, 1h or 7d');
+  const config = loadConfig();
+  console.log(
+    signToken(config.jwt.secret, { sub: values.sub, tid: values.tenant, scope: scopes.join(' '), ttlSeconds, iss: config.jwt.issuer, aud: config.jwt.audience }),
+  );
+}
+
+const [command, sub, ...rest] = process.argv.slice(2);
+try {
+  if (command === 'tenant' && sub === 'create') await tenantCreate(rest);
+  else if (command === 'token') token([sub, ...rest].filter((a): a is string => a !== undefined));
+  else fail(command ? `unknown command: ${command} ${sub ?? ''}` : 'no command given');
+} catch (err) {
+  if (err instanceof ConfigError) fail(err.message);
+  const e = err as { code?: string; errors?: { field: string; message: string }[]; message: string };
+  if (e.errors) fail(e.errors.map((x) => `${x.field}: ${x.message}`).join('\n'));
+  fail(e.message);
+}

@@ -1,0 +1,91 @@
+// The only reader of process.env: every setting is validated here and passed down as a typed Config.
+import { z } from 'zod';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+// A 32-byte key given as 64 hex characters or base64; the development default is public and must never be used in production.
+const DEV_MASTER_KEY = '0000000000000000000000000000000000000000000000000000000000000000';
+const DEV_JWT_SECRET = 'rightful-development-secret-change-me-0123456789';
+
+const EnvSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  HOST: z.string().default('0.0.0.0'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DATABASE_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/rightful'),
+  DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
+  DATABASE_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).default(5000),
+  DATABASE_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).default(2000),
+  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  REDIS_PREFIX: z.string().min(1).max(64).default('rightful'),
+  JWT_SECRET: z.string().min(32, 'JWT_SECRET must be at least 32 characters').default(DEV_JWT_SECRET),
+  JWT_ISSUER: z.string().min(1).default('rightful'),
+  JWT_AUDIENCE: z.string().min(1).default('rightful-api'),
+  MASTER_KEY: z.string().default(DEV_MASTER_KEY),
+  MASTER_KEY_ID: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/).default('k1'),
+  REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).default(30000),
+  HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).default(10000),
+  RATE_LIMIT_MAX: z.coerce.number().int().min(1).default(6000),
+  RATE_LIMIT_WINDOW_MS: z.coerce.number().int().min(1000).default(60000),
+  TRUST_PROXY: bool.default(false),
+});
+
+export type Config = {
+  env: 'development' | 'test' | 'production';
+  host: string;
+  port: number;
+  logLevel: string;
+  database: { url: string; poolMax: number; statementTimeoutMs: number; connectTimeoutMs: number };
+  redis: { url: string; prefix: string };
+  jwt: { secret: string; issuer: string; audience: string };
+  masterKey: { id: string; key: Buffer };
+  http: { requestTimeoutMs: number; headersTimeoutMs: number; bodyLimit: number; bulkBodyLimit: number };
+  rateLimit: { max: number; windowMs: number };
+  trustProxy: boolean;
+};
+
+function parseKey(raw: string): Buffer {
+  const key = /^[0-9a-fA-F]{64}$/.test(raw) ? Buffer.from(raw, 'hex') : Buffer.from(raw, 'base64');
+  if (key.length !== 32) throw new Error('MASTER_KEY must be 32 bytes, given as 64 hex characters or base64');
+  return key;
+}
+
+export class ConfigError extends Error {}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n  ${lines.join('\n  ')}`);
+  }
+  const e = parsed.data;
+  if (e.NODE_ENV === 'production' && (e.MASTER_KEY === DEV_MASTER_KEY || e.JWT_SECRET === DEV_JWT_SECRET)) {
+    throw new ConfigError('MASTER_KEY and JWT_SECRET must be set in production (the development defaults are public)');
+  }
+  return {
+    env: e.NODE_ENV,
+    host: e.HOST,
+    port: e.PORT,
+    logLevel: e.LOG_LEVEL,
+    database: {
+      url: e.DATABASE_URL,
+      poolMax: e.DATABASE_POOL_MAX,
+      statementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS,
+      connectTimeoutMs: e.DATABASE_CONNECT_TIMEOUT_MS,
+    },
+    redis: { url: e.REDIS_URL, prefix: e.REDIS_PREFIX },
+    jwt: { secret: e.JWT_SECRET, issuer: e.JWT_ISSUER, audience: e.JWT_AUDIENCE },
+    masterKey: { id: e.MASTER_KEY_ID, key: parseKey(e.MASTER_KEY) },
+    http: {
+      requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+      headersTimeoutMs: Math.min(e.HEADERS_TIMEOUT_MS, e.REQUEST_TIMEOUT_MS),
+      bodyLimit: 64 * 1024,
+      bulkBodyLimit: 1024 * 1024,
+    },
+    rateLimit: { max: e.RATE_LIMIT_MAX, windowMs: e.RATE_LIMIT_WINDOW_MS },
+    trustProxy: e.TRUST_PROXY,
+    ...overrides,
+  };
+}

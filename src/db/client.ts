@@ -1,0 +1,36 @@
+// Postgres access: a pg Pool with bounded waits (node-postgres waits forever by default) and Drizzle over it.
+import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
+import pg from 'pg';
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import * as schema from './schema.js';
+
+export type Db = NodePgDatabase<typeof schema> & { $client: pg.Pool };
+/** Either the pool-wide handle or an open transaction; every repository method accepts both. */
+export type Tx = Db | Parameters<Parameters<Db['transaction']>[0]>[0];
+
+// Timestamps travel as strings and become Dates in the repositories; `timestamptz` parsing stays the default.
+export function createPool(config: Config['database'], log: Pick<Logger, 'warn' | 'error'>): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: config.url,
+    max: config.poolMax,
+    connectionTimeoutMillis: config.connectTimeoutMs,
+    idleTimeoutMillis: 30_000,
+    statement_timeout: config.statementTimeoutMs,
+    query_timeout: config.statementTimeoutMs + 1000,
+    idle_in_transaction_session_timeout: 10_000,
+    application_name: 'rightful',
+  });
+  // An idle client losing its connection emits 'error' on the pool; unhandled, it would crash the process.
+  pool.on('error', (err) => log.warn({ err: { message: err.message, code: (err as { code?: string }).code } }, 'postgres idle client error'));
+  return pool;
+}
+
+export function createDb(pool: pg.Pool): Db {
+  return drizzle(pool, { schema }) as Db;
+}
+
+/** Runs fn in a transaction, or in a savepoint when `outer` is a transaction already (e.g. an idempotent request's). */
+export function inTransaction<T>(outer: Tx, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  return (outer as Db).transaction(fn as Parameters<Db['transaction']>[0]) as Promise<T>;
+}

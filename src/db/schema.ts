@@ -1,0 +1,6 @@
+// Every table of every module: the one input for drizzle-kit and for drizzle().
+export * from '../modules/tenants/tenants.table.js';
+export * from '../modules/purposes/purposes.table.js';
+export * from '../modules/subjects/subjects.table.js';
+export * from '../modules/consents/consents.table.js';
+export * from '../modules/idempotency/idempotency.table.js';

@@ -1,0 +1,31 @@
+// RFC 9457 problem details: the body of every error response, and its zod schema for the contract.
+import { z } from 'zod';
+
+export type Problem = {
+  type: string;
+  title: string;
+  status: number;
+  code: string;
+  detail: string;
+  instance?: string;
+  errors?: { field: string; message: string }[];
+};
+
+export function problem(status: number, code: string, title: string, detail: string, extra: Partial<Problem> = {}): Problem {
+  return { type: `urn:rightful:problem:${code.toLowerCase().replace(/_/g, '-')}`, title, status, code, detail, ...extra };
+}
+
+export const ProblemSchema = z
+  .object({
+    type: z.string().describe('A URN naming the kind of problem, stable across releases'),
+    title: z.string().describe('Short human-readable summary of the kind of problem'),
+    status: z.number().int().describe('The HTTP status code'),
+    code: z.string().describe('Stable machine-readable code, e.g. VALIDATION_FAILED, NOT_FOUND, IDEMPOTENCY_KEY_REUSED'),
+    detail: z.string().describe('What went wrong with this request, without personal data'),
+    instance: z.string().optional().describe('The request path'),
+    errors: z
+      .array(z.object({ field: z.string(), message: z.string() }))
+      .optional()
+      .describe('For VALIDATION_FAILED: every field at fault and why'),
+  })
+  .meta({ id: 'Problem', description: 'An RFC 9457 problem details object (media type application/problem+json).' });

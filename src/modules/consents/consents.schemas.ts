@@ -1,0 +1,124 @@
+import { z } from 'zod';
+import { PageMeta } from '../../lib/schemas.js';
+import { PurposeKeySchema } from '../purposes/purposes.schemas.js';
+import { IdentifierSchema } from '../subjects/subjects.schemas.js';
+
+export const CONSENT_SOURCES = ['web_form', 'crm_user', 'import', 'api', 'verbal', 'written'] as const;
+export const CHECK_REASONS = ['consent_granted', 'no_consent', 'consent_withdrawn', 'objected', 'restricted', 'unknown_subject', 'legal_basis'] as const;
+
+const Instant = z.iso.datetime({ offset: true }).describe('RFC 3339 date-time with a zone (Z or ±hh:mm)');
+
+export const EvidenceSchema = z
+  .object({
+    ip: z.union([z.ipv4(), z.ipv6()]).optional().describe('IP address the decision came from'),
+    user_agent: z.string().max(1000).optional(),
+    form_id: z.string().max(200).optional().describe('Which form or screen collected it'),
+    collected_by: z.string().max(200).optional().describe('Who collected it (a CRM user, a call agent)'),
+    text_shown: z.string().max(10000).optional().describe('The wording the subject agreed to or withdrew from'),
+  })
+  .strict()
+  .meta({ id: 'ConsentEvidence', description: 'Proof of how the decision was collected; encrypted at rest under the subject\'s key' });
+
+export const DecisionSchema = z
+  .object({
+    purpose: PurposeKeySchema,
+    action: z.enum(['grant', 'withdraw']),
+    purpose_version: z.number().int().min(1).optional().describe('The version shown to the subject; defaults to the current one'),
+    source: z.enum(CONSENT_SOURCES),
+    evidence: EvidenceSchema.optional(),
+  })
+  .strict();
+
+export const RecordConsentsBody = z
+  .object({
+    decisions: z.array(DecisionSchema).min(1).max(100),
+    occurred_at: Instant.optional().describe('When the subject decided (defaults to now); not in the future'),
+  })
+  .strict()
+  .meta({ id: 'RecordConsents', description: 'One or more decisions of one subject, appended to the ledger in order' });
+export type RecordConsents = z.infer<typeof RecordConsentsBody>;
+
+export const ConsentEventSchema = z
+  .object({
+    id: z.uuid(),
+    subject_id: z.uuid(),
+    seq: z.number().int().describe('Position in the subject\'s ledger, from 1'),
+    purpose: z.string(),
+    purpose_version: z.number().int(),
+    action: z.enum(['grant', 'withdraw']),
+    source: z.enum(CONSENT_SOURCES),
+    evidence: EvidenceSchema.nullable().describe('Decrypted evidence; null when none was given or the subject was erased'),
+    occurred_at: z.iso.datetime(),
+    recorded_at: z.iso.datetime(),
+    prev_hash: z.string().nullable().describe('hash of the previous event; null for the first'),
+    hash: z.string().describe('sha256 over prev_hash and the canonical event, hex'),
+  })
+  .meta({ id: 'ConsentEvent', description: 'One entry of the append-only consent ledger' });
+export type ConsentEvent = z.infer<typeof ConsentEventSchema>;
+
+export const RecordedConsentsSchema = z.object({ events: z.array(ConsentEventSchema) }).meta({ id: 'RecordedConsents' });
+
+export const ConsentStateSchema = z
+  .object({
+    subject_id: z.uuid(),
+    purposes: z.array(
+      z.object({
+        purpose: z.string(),
+        status: z.enum(['granted', 'withdrawn']),
+        since: z.iso.datetime().describe('occurred_at of the decision in force'),
+        purpose_version: z.number().int().describe('The purpose version that decision was given for'),
+        event_id: z.uuid(),
+      }),
+    ),
+  })
+  .meta({ id: 'ConsentState', description: 'Current consent per purpose; purposes never decided on are absent' });
+export type ConsentState = z.infer<typeof ConsentStateSchema>;
+
+export const ConsentHistorySchema = PageMeta.extend({ items: z.array(ConsentEventSchema) }).meta({ id: 'ConsentHistory' });
+
+export const VerifyResultSchema = z
+  .object({
+    subject_id: z.uuid(),
+    valid: z.boolean(),
+    events_checked: z.number().int(),
+    first_invalid: z
+      .object({
+        event_id: z.uuid(),
+        seq: z.number().int(),
+        reason: z.enum(['hash_mismatch', 'prev_hash_mismatch', 'sequence_gap', 'head_mismatch']),
+      })
+      .nullable()
+      .describe('The first event that does not match the chain; null when valid'),
+  })
+  .meta({ id: 'LedgerVerification' });
+
+export const ObjectionBody = z
+  .object({
+    scope: z.enum(['direct_marketing', 'automated_decisions']).describe('direct_marketing: Art. 21(2)-(3); automated_decisions: Art. 22'),
+    occurred_at: Instant.optional().describe('When the subject objected (defaults to now); not in the future'),
+  })
+  .strict()
+  .meta({ id: 'Objection' });
+
+export const CheckBody = z
+  .object({
+    purpose: PurposeKeySchema,
+    identifiers: z.array(IdentifierSchema).min(1).max(10_000),
+  })
+  .strict()
+  .meta({ id: 'ConsentCheck', description: 'Which of these people may be contacted for this purpose?' });
+
+export const CheckResultSchema = z
+  .object({
+    purpose: z.string(),
+    purpose_version: z.number().int(),
+    results: z.array(
+      z.object({
+        allowed: z.boolean(),
+        reason: z.enum(CHECK_REASONS),
+        subject_id: z.uuid().nullable(),
+      }),
+    ).describe('One per identifier, in the order asked'),
+  })
+  .meta({ id: 'ConsentCheckResult' });
+export type CheckResult = z.infer<typeof CheckResultSchema>;

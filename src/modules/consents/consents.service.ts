@@ -1,0 +1,248 @@
+import { inTransaction, type Db, type Tx } from '../../db/client.js';
+import { open, seal } from '../../lib/crypto.js';
+import { decodeCursor, encodeCursor } from '../../lib/cursor.js';
+import { ValidationFailed } from '../../lib/errors.js';
+import { normaliseIdentifier } from '../../lib/identifiers.js';
+import { blindIndex } from '../../lib/crypto.js';
+import { PurposeNotFound } from '../purposes/purposes.errors.js';
+import type { PurposeRow, PurposesRepo } from '../purposes/purposes.repo.js';
+import { SubjectNotFound } from '../subjects/subjects.errors.js';
+import type { SubjectRow, SubjectsRepo } from '../subjects/subjects.repo.js';
+import type { Subject, IdentifierInput } from '../subjects/subjects.schemas.js';
+import type { SubjectsService } from '../subjects/subjects.service.js';
+import type { TenantContext } from '../tenants/tenants.service.js';
+import { ConsentNotApplicable, SubjectErased, UnknownPurpose, UnknownPurposeVersion } from './consents.errors.js';
+import { chainHash, verifyRun, type ChainBreak } from './consents.ledger.js';
+import type { ConsentEventRow, ConsentsRepo } from './consents.repo.js';
+import type { CheckResult, ConsentEvent, ConsentState, RecordConsents } from './consents.schemas.js';
+
+// Client clocks run a little fast; a decision "from the future" beyond this is refused.
+const FUTURE_SKEW_MS = 5 * 60_000;
+const VERIFY_BATCH = 1000;
+
+const evidenceAad = (eventId: string) => `consent-evidence:${eventId}`;
+
+function notInFuture(field: string, at: string | undefined, now: Date): Date {
+  if (at === undefined) return now;
+  const d = new Date(at);
+  if (d.getTime() > now.getTime() + FUTURE_SKEW_MS) throw new ValidationFailed([{ field, message: 'must not be in the future' }]);
+  return d;
+}
+
+export function createConsentsService(deps: {
+  db: Db;
+  repo: ConsentsRepo;
+  subjectsRepo: SubjectsRepo;
+  subjects: SubjectsService;
+  purposes: PurposesRepo;
+  clock?: () => Date;
+}) {
+  const { db, repo, subjectsRepo, subjects, purposes } = deps;
+  const clock = deps.clock ?? (() => new Date());
+
+  function toEvent(row: ConsentEventRow, key: Buffer | null): ConsentEvent {
+    let evidence: ConsentEvent['evidence'] = null;
+    if (row.evidenceSealed && key) evidence = JSON.parse(open(key, row.evidenceSealed, evidenceAad(row.id)).toString('utf8'));
+    return {
+      id: row.id,
+      subject_id: row.subjectId,
+      seq: row.seq,
+      purpose: row.purposeKey,
+      purpose_version: row.purposeVersion,
+      action: row.action,
+      source: row.source as ConsentEvent['source'],
+      evidence,
+      occurred_at: row.occurredAt.toISOString(),
+      recorded_at: row.recordedAt.toISOString(),
+      prev_hash: row.prevHash,
+      hash: row.hash,
+    };
+  }
+
+  async function activeSubject(tenantId: string, subjectId: string, tx: Tx, lock: boolean): Promise<SubjectRow> {
+    const row = lock ? await subjectsRepo.lock(tenantId, subjectId, tx) : await subjectsRepo.find(tenantId, subjectId, tx);
+    if (!row) throw new SubjectNotFound();
+    return row;
+  }
+
+  return {
+    /** Appends decisions to the subject's chain and updates the projection, in one transaction under the subject's
+     * row lock: concurrent writes for one subject queue, writes for different subjects do not wait for each other. */
+    async record(tenantId: string, subjectId: string, input: RecordConsents, outer: Tx = db): Promise<{ events: ConsentEvent[] }> {
+      const now = clock();
+      const occurredAt = notInFuture('occurred_at', input.occurred_at, now);
+      return inTransaction(outer, async (tx) => {
+        const subject = await activeSubject(tenantId, subjectId, tx, true);
+        if (subject.status === 'erased') throw new SubjectErased();
+        const keys = [...new Set(input.decisions.map((d) => d.purpose))];
+        const found = new Map((await purposes.findMany(tenantId, keys, tx)).map((p) => [p.key, p]));
+        const missing = keys.filter((k) => !found.has(k));
+        if (missing.length) throw new UnknownPurpose(`No purpose with the key ${missing.map((k) => `"${k}"`).join(', ')} in the register`);
+        input.decisions.forEach((d, i) => {
+          const p = found.get(d.purpose)!;
+          if (d.action === 'grant' && p.legalBasis !== 'consent') {
+            throw new ConsentNotApplicable(
+              `decisions.${i}: the purpose "${p.key}" rests on ${p.legalBasis}, not consent, so consent cannot be granted for it (an objection is the way to stop such processing)`,
+            );
+          }
+          if (d.purpose_version !== undefined && d.purpose_version > p.version) {
+            throw new UnknownPurposeVersion(`decisions.${i}: the purpose "${p.key}" has no version ${d.purpose_version} (current: ${p.version})`);
+          }
+        });
+
+        const key = subjects.dataKeyOf(subject);
+        let seq = subject.ledgerSeq;
+        let head = subject.ledgerHead;
+        const rows = input.decisions.map((d) => {
+          const id = crypto.randomUUID();
+          const evidenceSealed = d.evidence && key ? seal(key, Buffer.from(JSON.stringify(d.evidence)), evidenceAad(id)) : null;
+          const fields = {
+            id,
+            tenantId,
+            subjectId,
+            seq: ++seq,
+            purposeKey: d.purpose,
+            purposeVersion: d.purpose_version ?? (found.get(d.purpose) as PurposeRow).version,
+            action: d.action,
+            source: d.source,
+            occurredAt,
+            recordedAt: now,
+            evidenceSealed,
+          };
+          const hash = chainHash(head, fields);
+          const row = { ...fields, prevHash: head, hash };
+          head = hash;
+          return row;
+        });
+        await repo.insertEvents(rows, tx);
+        // One state row per purpose: the last decision for it in this request.
+        const latest = new Map(rows.map((r) => [r.purposeKey, r]));
+        await repo.upsertState(
+          [...latest.values()].map((r) => ({
+            tenantId,
+            subjectId,
+            purposeKey: r.purposeKey,
+            status: r.action === 'grant' ? ('granted' as const) : ('withdrawn' as const),
+            purposeVersion: r.purposeVersion,
+            since: r.occurredAt,
+            eventId: r.id,
+          })),
+          tx,
+        );
+        await repo.advanceHead(tenantId, subjectId, seq, head!, tx);
+        return { events: rows.map((r) => toEvent(r, key)) };
+      });
+    },
+
+    async state(tenantId: string, subjectId: string): Promise<ConsentState> {
+      await activeSubject(tenantId, subjectId, db, false);
+      const rows = await repo.state(tenantId, subjectId);
+      return {
+        subject_id: subjectId,
+        purposes: rows.map((r) => ({
+          purpose: r.purposeKey,
+          status: r.status,
+          since: r.since.toISOString(),
+          purpose_version: r.purposeVersion,
+          event_id: r.eventId,
+        })),
+      };
+    },
+
+    async history(tenantId: string, subjectId: string, page: { limit: number; cursor?: string }) {
+      const subject = await activeSubject(tenantId, subjectId, db, false);
+      const [afterSeq] = (decodeCursor('consent-history', page.cursor, ['number']) ?? [0]) as number[];
+      const rows = await repo.events(tenantId, subjectId, { afterSeq: afterSeq!, limit: page.limit + 1 });
+      const items = rows.slice(0, page.limit);
+      const key = subjects.dataKeyOf(subject);
+      return {
+        items: items.map((r) => toEvent(r, key)),
+        next_cursor: rows.length > page.limit ? encodeCursor('consent-history', [items.at(-1)!.seq]) : null,
+      };
+    },
+
+    /** Recomputes the whole chain from the stored rows and compares its tip with the head kept on the subject. */
+    async verify(tenantId: string, subjectId: string) {
+      const subject = await activeSubject(tenantId, subjectId, db, false);
+      let tip: { seq: number; hash: string | null } = { seq: 0, hash: null };
+      let checked = 0;
+      let broken: ChainBreak | null = null;
+      let lastId: string | null = null;
+      for (;;) {
+        const rows = await repo.events(tenantId, subjectId, { afterSeq: tip.seq, limit: VERIFY_BATCH });
+        if (rows.length === 0) break;
+        const run = verifyRun(rows, tip);
+        if (!run.ok) {
+          broken = run.broken;
+          checked += rows.findIndex((r) => r.id === run.broken.event_id) + 1;
+          break;
+        }
+        checked += rows.length;
+        lastId = rows.at(-1)!.id;
+        tip = { seq: run.seq, hash: run.hash };
+      }
+      if (!broken && (tip.seq !== subject.ledgerSeq || tip.hash !== subject.ledgerHead) && lastId) {
+        broken = { event_id: lastId, seq: tip.seq, reason: 'head_mismatch' };
+      }
+      return { subject_id: subjectId, valid: broken === null, events_checked: checked, first_invalid: broken };
+    },
+
+    async object(
+      tenantId: string,
+      subjectId: string,
+      scope: 'direct_marketing' | 'automated_decisions',
+      at: string | undefined,
+      outer: Tx = db,
+    ): Promise<{ created: boolean; subject: Subject }> {
+      const when = notInFuture('occurred_at', at, clock());
+      return inTransaction(outer, async (tx) => {
+        const row = await activeSubject(tenantId, subjectId, tx, true);
+        const already = scope === 'direct_marketing' ? row.marketingObjection : row.automatedDecisionObjection;
+        if (already) return { created: false, subject: await subjects.present(tenantId, row, tx) };
+        const updated = await subjectsRepo.setFlags(
+          tenantId,
+          subjectId,
+          scope === 'direct_marketing'
+            ? { marketingObjection: true, marketingObjectionAt: when }
+            : { automatedDecisionObjection: true, automatedDecisionObjectionAt: when },
+          tx,
+        );
+        return { created: true, subject: await subjects.present(tenantId, updated, tx) };
+      });
+    },
+
+    /** The campaign hot path: one query for every identifier, answered in the order asked. */
+    async check(ctx: TenantContext, purposeKey: string, identifiers: IdentifierInput[]): Promise<CheckResult> {
+      const purpose = await purposes.find(ctx.id, purposeKey);
+      if (!purpose) throw new PurposeNotFound(purposeKey);
+      const types: string[] = [];
+      const hexes: string[] = [];
+      const position: number[] = []; // query ordinal (1-based) → index asked
+      identifiers.forEach((id, i) => {
+        const n = normaliseIdentifier(id.type, id.value);
+        if (!n.ok) return; // cannot belong to anyone: unknown_subject
+        types.push(id.type);
+        hexes.push(blindIndex(ctx.indexKey, id.type, n.value).toString('hex'));
+        position.push(i);
+      });
+      const results: CheckResult['results'] = identifiers.map(() => ({ allowed: false, reason: 'unknown_subject' as const, subject_id: null }));
+      const rows = types.length ? await repo.check(ctx.id, purposeKey, types, hexes) : [];
+      for (const r of rows) {
+        const i = position[r.ord - 1]!;
+        if (r.status === 'erased') continue;
+        const objected =
+          (purpose.directMarketing && r.marketing_objection) || (purpose.automatedDecisions && r.automated_decision_objection);
+        let answer: CheckResult['results'][number];
+        if (r.restricted) answer = { allowed: false, reason: 'restricted', subject_id: r.subject_id };
+        else if (objected) answer = { allowed: false, reason: 'objected', subject_id: r.subject_id };
+        else if (purpose.legalBasis !== 'consent') answer = { allowed: true, reason: 'legal_basis', subject_id: r.subject_id };
+        else if (r.consent === 'granted') answer = { allowed: true, reason: 'consent_granted', subject_id: r.subject_id };
+        else if (r.consent === 'withdrawn') answer = { allowed: false, reason: 'consent_withdrawn', subject_id: r.subject_id };
+        else answer = { allowed: false, reason: 'no_consent', subject_id: r.subject_id };
+        results[i] = answer;
+      }
+      return { purpose: purpose.key, purpose_version: purpose.version, results };
+    },
+  };
+}
+export type ConsentsService = ReturnType<typeof createConsentsService>;

@@ -1,0 +1,67 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { principalOf } from '../../plugins/auth.js';
+import { IdempotencyHeaders, problems } from '../../lib/schemas.js';
+import { tenantOf } from '../tenants/index.js';
+import { CreateSubjectBody, LookupSubjectBody, SubjectParams, SubjectSchema } from './subjects.schemas.js';
+
+const routes: FastifyPluginAsyncZod = async (app) => {
+  const { subjects, idempotency } = app.services;
+
+  app.post(
+    '/v1/subjects',
+    {
+      config: { scopes: ['subjects:write'] },
+      schema: {
+        operationId: 'createSubject',
+        tags: ['subjects'],
+        summary: 'Find or create a subject',
+        description:
+          'Returns 201 with a new subject, or 200 with the existing one when an identifier or the external_ref already belongs to a subject (identifiers not yet known are added to it). Identifiers are normalised, stored encrypted under a per-subject key and found through a keyed blind index. Identifiers that belong to two different subjects are a 409 IDENTIFIERS_CONFLICT.',
+        headers: IdempotencyHeaders,
+        body: CreateSubjectBody,
+        response: { 200: SubjectSchema, 201: SubjectSchema, ...problems(409, 413, 415) },
+      },
+    },
+    async (request, reply) => {
+      const ctx = tenantOf(request);
+      return idempotency.respond(request, reply, async (tx) => {
+        const { created, subject } = await subjects.findOrCreate(ctx, request.body, tx);
+        return { status: created ? 201 : 200, body: subject };
+      });
+    },
+  );
+
+  app.post(
+    '/v1/subjects/lookup',
+    {
+      config: { scopes: ['subjects:read'] },
+      schema: {
+        operationId: 'lookupSubject',
+        tags: ['subjects'],
+        summary: 'Find a subject by identifiers',
+        description:
+          'Finds the subject that owns the identifiers (normalised as on creation: case and Unicode form of emails do not matter, phones match in any formatting). 404 when none matches; 409 when they belong to different subjects. A POST so identifiers never appear in URLs or access logs.',
+        body: LookupSubjectBody,
+        response: { 200: SubjectSchema, ...problems(404, 409, 413, 415) },
+      },
+    },
+    async (request) => subjects.lookup(tenantOf(request), request.body.identifiers),
+  );
+
+  app.get(
+    '/v1/subjects/:id',
+    {
+      config: { scopes: ['subjects:read'] },
+      schema: {
+        operationId: 'getSubject',
+        tags: ['subjects'],
+        summary: 'Get a subject',
+        description: 'The subject with its decrypted identifiers and its objection and restriction flags.',
+        params: SubjectParams,
+        response: { 200: SubjectSchema, ...problems(404) },
+      },
+    },
+    async (request) => subjects.get(principalOf(request).tenantId, request.params.id),
+  );
+};
+export default routes;

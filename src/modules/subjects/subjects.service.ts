@@ -1,0 +1,123 @@
+import { inTransaction, type Db, type Tx } from '../../db/client.js';
+import { blindIndex, newWrappedKey, open, seal, unwrapKey } from '../../lib/crypto.js';
+import { ValidationFailed, type FieldProblem } from '../../lib/errors.js';
+import { normaliseIdentifier, type IdentifierType } from '../../lib/identifiers.js';
+import type { Keyring } from '../../lib/keyring.js';
+import type { TenantContext } from '../tenants/tenants.service.js';
+import { IdentifiersConflict, NoSubjectMatches, SubjectNotFound } from './subjects.errors.js';
+import type { IndexedIdentifier, SubjectRow, SubjectsRepo } from './subjects.repo.js';
+import type { CreateSubject, IdentifierInput, Subject } from './subjects.schemas.js';
+
+export type NormalisedIdentifier = IndexedIdentifier & { value: string };
+
+const dataKeyAad = (subjectId: string) => `subject-data-key:${subjectId}`;
+const identifierAad = (subjectId: string, type: string) => `identifier:${subjectId}:${type}`;
+
+/** Normalises and indexes identifiers; a value that cannot be normalised is a 400 naming its position. */
+export function indexIdentifiers(ctx: TenantContext, input: IdentifierInput[], field = 'identifiers'): NormalisedIdentifier[] {
+  const problems: FieldProblem[] = [];
+  const out: NormalisedIdentifier[] = [];
+  input.forEach((id, i) => {
+    const n = normaliseIdentifier(id.type, id.value);
+    if (!n.ok) problems.push({ field: `${field}.${i}.value`, message: `${n.reason}` });
+    else out.push({ type: id.type, value: n.value, blindIndex: blindIndex(ctx.indexKey, id.type, n.value) });
+  });
+  if (problems.length) throw new ValidationFailed(problems);
+  // The same identifier twice in one request counts once.
+  const seen = new Set<string>();
+  return out.filter((i) => {
+    const k = `${i.type}:${i.blindIndex.toString('hex')}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+export function createSubjectsService(deps: { db: Db; repo: SubjectsRepo; keyring: Keyring }) {
+  const { db, repo, keyring } = deps;
+
+  function dataKeyOf(row: SubjectRow): Buffer | null {
+    if (!row.dataKeyWrapped || !row.keyId) return null;
+    return unwrapKey(keyring.all, row.keyId, row.dataKeyWrapped, dataKeyAad(row.id));
+  }
+
+  async function present(tenantId: string, row: SubjectRow, tx: Tx = db): Promise<Subject> {
+    const key = dataKeyOf(row);
+    const ids = key ? await repo.identifiersOf(tenantId, row.id, tx) : [];
+    return {
+      id: row.id,
+      external_ref: row.externalRef,
+      status: row.status,
+      identifiers: ids.map((i) => ({ type: i.type as IdentifierType, value: open(key!, i.valueSealed, identifierAad(row.id, i.type)).toString('utf8') })),
+      marketing_objection: row.marketingObjection,
+      marketing_objection_at: row.marketingObjectionAt?.toISOString() ?? null,
+      automated_decision_objection: row.automatedDecisionObjection,
+      automated_decision_objection_at: row.automatedDecisionObjectionAt?.toISOString() ?? null,
+      restricted: row.restricted,
+      created_at: row.createdAt.toISOString(),
+    };
+  }
+
+  function sealIdentifiers(tenantId: string, row: SubjectRow, key: Buffer, ids: NormalisedIdentifier[]) {
+    return ids.map((i) => ({
+      tenantId,
+      subjectId: row.id,
+      type: i.type,
+      blindIndex: i.blindIndex,
+      valueSealed: seal(key, Buffer.from(i.value, 'utf8'), identifierAad(row.id, i.type)),
+    }));
+  }
+
+  return {
+    dataKeyOf,
+    present,
+
+    /** Finds the subject owning any of the identifiers (or the external_ref), or creates one. */
+    async findOrCreate(ctx: TenantContext, input: CreateSubject, outer: Tx = db): Promise<{ created: boolean; subject: Subject }> {
+      const ids = indexIdentifiers(ctx, input.identifiers);
+      return inTransaction(outer, async (tx) => {
+        const lockKeys = ids.map((i) => `${i.type}:${i.blindIndex.toString('hex')}`);
+        if (input.external_ref) lockKeys.push(`ref:${input.external_ref}`);
+        await repo.lockIdentifiers(ctx.id, lockKeys, tx);
+        const matches = await repo.matchIdentifiers(ctx.id, ids, tx);
+        const owners = new Set(matches.map((m) => m.subjectId));
+        if (input.external_ref) {
+          const byRef = await repo.findByExternalRef(ctx.id, input.external_ref, tx);
+          if (byRef) owners.add(byRef.id);
+        }
+        if (owners.size > 1) throw new IdentifiersConflict();
+        if (owners.size === 1) {
+          const existing = (await repo.find(ctx.id, [...owners][0]!, tx))!;
+          const key = dataKeyOf(existing);
+          // New identifiers given with known ones join the existing subject.
+          if (key) await repo.insertIdentifiers(sealIdentifiers(ctx.id, existing, key, ids), tx);
+          return { created: false, subject: await present(ctx.id, existing, tx) };
+        }
+        const id = crypto.randomUUID();
+        const { key, wrapped, keyId } = newWrappedKey(keyring.current, dataKeyAad(id));
+        const row = await repo.insertSubject(
+          { id, tenantId: ctx.id, externalRef: input.external_ref ?? null, dataKeyWrapped: wrapped, keyId },
+          tx,
+        );
+        await repo.insertIdentifiers(sealIdentifiers(ctx.id, row, key, ids), tx);
+        return { created: true, subject: await present(ctx.id, row, tx) };
+      });
+    },
+
+    async get(tenantId: string, id: string): Promise<Subject> {
+      const row = await repo.find(tenantId, id);
+      if (!row) throw new SubjectNotFound();
+      return present(tenantId, row);
+    },
+
+    async lookup(ctx: TenantContext, identifiers: IdentifierInput[]): Promise<Subject> {
+      const ids = indexIdentifiers(ctx, identifiers);
+      const matches = await repo.matchIdentifiers(ctx.id, ids);
+      const owners = new Set(matches.map((m) => m.subjectId));
+      if (owners.size === 0) throw new NoSubjectMatches();
+      if (owners.size > 1) throw new IdentifiersConflict();
+      return this.get(ctx.id, [...owners][0]!);
+    },
+  };
+}
+export type SubjectsService = ReturnType<typeof createSubjectsService>;

@@ -1,0 +1,46 @@
+import { sql } from 'drizzle-orm';
+import { boolean, index, integer, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { bytea, tenants } from '../tenants/tenants.table.js';
+
+export const subjects = pgTable(
+  'subjects',
+  {
+    id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
+    tenantId: uuid('tenant_id').notNull().references(() => tenants.id),
+    // The CRM's own record key for this person: an opaque reference, not a contact detail.
+    externalRef: text('external_ref'),
+    status: text('status', { enum: ['active', 'erased'] }).notNull().default('active'),
+    marketingObjection: boolean('marketing_objection').notNull().default(false),
+    marketingObjectionAt: timestamp('marketing_objection_at', { withTimezone: true, precision: 3 }),
+    automatedDecisionObjection: boolean('automated_decision_objection').notNull().default(false),
+    automatedDecisionObjectionAt: timestamp('automated_decision_objection_at', { withTimezone: true, precision: 3 }),
+    restricted: boolean('restricted').notNull().default(false),
+    restrictedAt: timestamp('restricted_at', { withTimezone: true, precision: 3 }),
+    // Per-subject data key, wrapped by the master key; deleting it crypto-shreds the subject.
+    dataKeyWrapped: bytea('data_key_wrapped'),
+    keyId: text('key_id'),
+    // Head of the consent hash chain, advanced under the row lock that serialises one subject's writes.
+    ledgerSeq: integer('ledger_seq').notNull().default(0),
+    ledgerHead: text('ledger_head'),
+    createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('subjects_tenant_external_ref').on(t.tenantId, t.externalRef),
+    index('subjects_tenant_created').on(t.tenantId, t.createdAt),
+  ],
+);
+
+/** Identifiers: found by a keyed blind index, stored only as ciphertext under the subject's data key. */
+export const subjectIdentifiers = pgTable(
+  'subject_identifiers',
+  {
+    tenantId: uuid('tenant_id').notNull().references(() => tenants.id),
+    type: text('type', { enum: ['email', 'phone', 'crm_id', 'customer_id'] }).notNull(),
+    blindIndex: bytea('blind_index').notNull(),
+    subjectId: uuid('subject_id').notNull().references(() => subjects.id),
+    valueSealed: bytea('value_sealed').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.type, t.blindIndex] }), index('subject_identifiers_subject').on(t.subjectId)],
+);

@@ -1,0 +1,113 @@
+import { newWrappedKey, unwrapKey } from '../../lib/crypto.js';
+import { isKnownCalendar, isKnownTimeZone } from '../../lib/calendars.js';
+import { ValidationFailed, type FieldProblem } from '../../lib/errors.js';
+import type { Keyring } from '../../lib/keyring.js';
+import { UnknownTenant } from './tenants.errors.js';
+import type { TenantRow, TenantsRepo } from './tenants.repo.js';
+import type { Tenant, UpdateTenant } from './tenants.schemas.js';
+
+/** What a request needs of its tenant on every call: settings and the unwrapped blind-index key. */
+export type TenantContext = {
+  id: string;
+  timezone: string;
+  defaultLocale: string;
+  indexKey: Buffer;
+};
+
+const CONTEXT_TTL_MS = 30_000;
+const CONTEXT_CACHE_MAX = 10_000;
+
+export function toTenant(row: TenantRow): Tenant {
+  return {
+    id: row.id,
+    name: row.name,
+    timezone: row.timezone,
+    deadline_policy: row.deadlinePolicy,
+    holiday_calendar: row.holidayCalendar,
+    reminder_offsets_days: row.reminderOffsetsDays,
+    default_locale: row.defaultLocale,
+    created_at: row.createdAt.toISOString(),
+    updated_at: row.updatedAt.toISOString(),
+  };
+}
+
+function checkSettings(s: UpdateTenant): void {
+  const problems: FieldProblem[] = [];
+  if (s.timezone !== undefined && !isKnownTimeZone(s.timezone)) problems.push({ field: 'timezone', message: 'is not a known IANA time zone' });
+  if (s.holiday_calendar != null && !isKnownCalendar(s.holiday_calendar)) {
+    problems.push({ field: 'holiday_calendar', message: 'is not a known holiday calendar (ISO 3166 country or country-region code such as BG, DE-BY, GB-SCT)' });
+  }
+  if (s.reminder_offsets_days && new Set(s.reminder_offsets_days).size !== s.reminder_offsets_days.length) {
+    problems.push({ field: 'reminder_offsets_days', message: 'must not repeat a day' });
+  }
+  if (problems.length) throw new ValidationFailed(problems);
+}
+
+export function createTenantsService(deps: { repo: TenantsRepo; keyring: Keyring; now?: () => number }) {
+  const { repo, keyring } = deps;
+  const now = deps.now ?? Date.now;
+  const cache = new Map<string, { ctx: TenantContext; expires: number }>();
+
+  function indexKeyAad(tenantId: string): string {
+    return `tenant-index-key:${tenantId}`;
+  }
+
+  return {
+    async create(input: { name: string } & UpdateTenant): Promise<Tenant> {
+      checkSettings(input);
+      const id = crypto.randomUUID();
+      const { wrapped, keyId } = newWrappedKey(keyring.current, indexKeyAad(id));
+      const row = await repo.insert({
+        id,
+        name: input.name,
+        timezone: input.timezone ?? 'UTC',
+        deadlinePolicy: input.deadline_policy ?? 'eu',
+        holidayCalendar: input.holiday_calendar ?? null,
+        reminderOffsetsDays: input.reminder_offsets_days ?? [7, 2],
+        defaultLocale: input.default_locale ?? 'en',
+        indexKeyWrapped: wrapped,
+        keyId,
+      });
+      return toTenant(row);
+    },
+
+    async get(tenantId: string): Promise<Tenant> {
+      const row = await repo.findById(tenantId);
+      if (!row) throw new UnknownTenant();
+      return toTenant(row);
+    },
+
+    async update(tenantId: string, patch: UpdateTenant): Promise<Tenant> {
+      checkSettings(patch);
+      const row = await repo.update(tenantId, {
+        name: patch.name,
+        timezone: patch.timezone,
+        deadlinePolicy: patch.deadline_policy,
+        holidayCalendar: patch.holiday_calendar,
+        reminderOffsetsDays: patch.reminder_offsets_days,
+        defaultLocale: patch.default_locale,
+      });
+      if (!row) throw new UnknownTenant();
+      cache.delete(tenantId);
+      return toTenant(row);
+    },
+
+    /** Cached briefly: the hot path must not read the tenant row and unwrap its key on every call. */
+    async context(tenantId: string): Promise<TenantContext> {
+      const hit = cache.get(tenantId);
+      if (hit && hit.expires > now()) return hit.ctx;
+      const row = await repo.findById(tenantId);
+      if (!row) throw new UnknownTenant();
+      const ctx: TenantContext = {
+        id: row.id,
+        timezone: row.timezone,
+        defaultLocale: row.defaultLocale,
+        indexKey: unwrapKey(keyring.all, row.keyId, row.indexKeyWrapped, indexKeyAad(row.id)),
+      };
+      if (cache.size >= CONTEXT_CACHE_MAX) cache.delete(cache.keys().next().value!);
+      cache.set(tenantId, { ctx, expires: now() + CONTEXT_TTL_MS });
+      return ctx;
+    },
+  };
+}
+export type TenantsService = ReturnType<typeof createTenantsService>;

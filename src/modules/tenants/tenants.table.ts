@@ -1,0 +1,19 @@
+import { sql } from 'drizzle-orm';
+import { customType, integer, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+
+export const bytea = customType<{ data: Buffer; driverData: Buffer }>({ dataType: () => 'bytea' });
+
+export const tenants = pgTable('tenants', {
+  id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
+  name: text('name').notNull(),
+  timezone: text('timezone').notNull().default('UTC'),
+  deadlinePolicy: text('deadline_policy', { enum: ['eu', 'uk'] }).notNull().default('eu'),
+  holidayCalendar: text('holiday_calendar'),
+  reminderOffsetsDays: integer('reminder_offsets_days').array().notNull().default(sql`'{7,2}'::integer[]`),
+  defaultLocale: text('default_locale').notNull().default('en'),
+  // Per-tenant key for blind indexes, wrapped by the master key named by key_id.
+  indexKeyWrapped: bytea('index_key_wrapped').notNull(),
+  keyId: text('key_id').notNull(),
+  createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+  updatedAt: timestamp('updated_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+});

@@ -1,0 +1,96 @@
+// One error model: every error leaves as application/problem+json (RFC 9457) with a stable `code`.
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { ValidationFailed, type FieldProblem } from '../lib/errors.js';
+import { problem, type Problem } from '../lib/problem.js';
+
+// Postgres/pg failures that mean "the database is unavailable right now", not "your request is wrong".
+const UNAVAILABLE_PG_CODES = new Set(['57P01', '57P02', '57P03', '53300', '57014', '08000', '08003', '08006', '08001', '08004']);
+const UNAVAILABLE_MESSAGES = /timeout exceeded when trying to connect|Connection terminated|connect ECONNREFUSED|Query read timeout|Client has encountered a connection error|Connection ended unexpectedly/i;
+
+function isDatabaseUnavailable(err: { code?: unknown; message?: string }): boolean {
+  if (typeof err.code === 'string' && (UNAVAILABLE_PG_CODES.has(err.code) || err.code === 'ECONNREFUSED' || err.code === 'ECONNRESET')) return true;
+  return UNAVAILABLE_MESSAGES.test(err.message ?? '');
+}
+
+function fieldName(path: string): string {
+  return path.replace(/^\//, '').replace(/\//g, '.') || '(body)';
+}
+
+function toProblem(err: FastifyError & { errors?: FieldProblem[] }, request: FastifyRequest): Problem {
+  if (err instanceof ValidationFailed) {
+    return problem(400, 'VALIDATION_FAILED', 'The request is not valid', err.message, { errors: err.errors });
+  }
+  if (hasZodFastifySchemaValidationErrors(err)) {
+    const where = err.validationContext ?? 'body';
+    const errors = err.validation.map((v) => {
+      const params = v.params as { issue?: { code?: string; keys?: string[] } };
+      const base = fieldName(v.instancePath);
+      if (params.issue?.code === 'unrecognized_keys' && params.issue.keys) {
+        return params.issue.keys.map((k) => ({
+          field: `${where === 'body' ? '' : `${where}.`}${base === '(body)' ? k : `${base}.${k}`}`,
+          message: 'is not a known field',
+        }));
+      }
+      return [{ field: where === 'body' ? base : `${where}.${base === '(body)' ? '' : base}`.replace(/\.$/, ''), message: v.message ?? 'is invalid' }];
+    });
+    const flat = errors.flat();
+    return problem(400, 'VALIDATION_FAILED', 'The request is not valid', flat.map((e) => `${e.field}: ${e.message}`).join('; '), { errors: flat });
+  }
+  const code = typeof err.code === 'string' ? err.code : '';
+  if (code.startsWith('FST_JWT') || code === 'UNAUTHORIZED') {
+    return problem(401, 'UNAUTHORIZED', 'Authentication required', code === 'UNAUTHORIZED' ? err.message : 'The bearer token is missing or not valid');
+  }
+  if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') return problem(413, 'PAYLOAD_TOO_LARGE', 'Request body too large', err.message);
+  if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return problem(415, 'UNSUPPORTED_MEDIA_TYPE', 'Unsupported media type', 'Send the body as application/json');
+  if (code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
+    return problem(400, 'MALFORMED_JSON', 'Malformed JSON', 'The request body is empty or not valid JSON');
+  }
+  if (err.statusCode === 429) {
+    return problem(429, 'RATE_LIMITED', 'Too many requests', 'This client has sent too many requests; retry after the time in Retry-After');
+  }
+  if (isDatabaseUnavailable(err)) {
+    request.log.warn({ err: { message: err.message, code: err.code } }, 'database unavailable');
+    return problem(503, 'DATABASE_UNAVAILABLE', 'Service temporarily unavailable', 'The database is not reachable; retry shortly');
+  }
+  const status = err.statusCode ?? 500;
+  if (status >= 400 && status < 500 && code) {
+    return problem(status, code.replace(/^FST_ERR_/, ''), titleFor(status), err.message);
+  }
+  if (status === 503) return problem(503, code || 'SERVICE_UNAVAILABLE', 'Service temporarily unavailable', err.message);
+  request.log.error({ err }, 'unhandled error');
+  return problem(500, 'INTERNAL', 'Internal server error', 'An unexpected error occurred; the request id identifies it in the logs');
+}
+
+const TITLES: Record<number, string> = {
+  400: 'Bad request',
+  401: 'Authentication required',
+  403: 'Forbidden',
+  404: 'Not found',
+  405: 'Method not allowed',
+  408: 'Request timeout',
+  409: 'Conflict',
+  413: 'Request body too large',
+  415: 'Unsupported media type',
+  422: 'Unprocessable request',
+  429: 'Too many requests',
+};
+function titleFor(status: number): string {
+  return TITLES[status] ?? 'Request failed';
+}
+
+export function sendProblem(reply: FastifyReply, p: Problem): FastifyReply {
+  if (p.status === 503 || p.status === 429) reply.header('retry-after', reply.getHeader('retry-after') ?? '5');
+  return reply.code(p.status).type('application/problem+json').serializer(JSON.stringify).send({ ...p, instance: reply.request.url.split('?')[0] });
+}
+
+export default fp(
+  async (app) => {
+    app.setErrorHandler((err: FastifyError, request, reply) => sendProblem(reply, toProblem(err, request)));
+    app.setNotFoundHandler((request, reply) =>
+      sendProblem(reply, problem(404, 'ROUTE_NOT_FOUND', 'Not found', `No route ${request.method} ${request.url.split('?')[0]}`)),
+    );
+  },
+  { name: 'errors' },
+);

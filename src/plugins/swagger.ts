@@ -1,0 +1,63 @@
+// The OpenAPI document, generated from the route schemas: /openapi.json, Swagger UI at /docs, `npm run openapi`.
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import fp from 'fastify-plugin';
+import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+
+export const API_DESCRIPTION = `Rightful records and proves consent, checks it on the campaign hot path, and keeps the register of
+processing purposes that the right to information is answered from.
+
+**Authentication.** Every /v1 operation takes a service token: \`Authorization: Bearer <jwt>\`, HS256, with the
+claims \`sub\` (client name), \`tid\` (tenant id), \`scope\` (space-separated) and \`exp\`. Operators mint tokens with
+\`npm run cli -- token --tenant ID --scope "..."\`. A missing or invalid token is a 401; a token without the
+operation's scope is a 403. Another tenant's ids answer 404.
+
+**Errors.** Every error is \`application/problem+json\` (RFC 9457) with a stable \`code\`. Bad input is a 400
+\`VALIDATION_FAILED\` whose \`errors\` list names each field at fault; unknown fields are refused by name.
+
+**Retries.** Operations that create accept an \`Idempotency-Key\` header (1–255 printable ASCII characters): a
+retry with the same key and body returns the first answer; the same key with another body is a 409
+\`IDEMPOTENCY_KEY_REUSED\`.
+
+**Pagination.** Lists take \`limit\` and \`cursor\` and return \`next_cursor\` (null on the last page).
+
+**Limits.** Bodies up to 64 KiB (1 MiB for consent checks); JSON nesting up to 32 levels; strings must be
+valid Unicode without NUL. Rate limits are per client; a 429 or 503 carries \`Retry-After\`.`;
+
+export default fp(
+  async (app) => {
+    await app.register(swagger, {
+      openapi: {
+        openapi: '3.1.0',
+        info: {
+          title: 'Rightful API',
+          version: '1.0.0',
+          description: API_DESCRIPTION,
+          license: { name: 'Proprietary', identifier: 'LicenseRef-Proprietary' },
+        },
+        servers: [{ url: 'http://localhost:3000', description: 'Local development' }],
+        tags: [
+          { name: 'tenant', description: "The caller's tenant (the controller) and its settings" },
+          { name: 'purposes', description: 'The register of processing purposes (Art. 13, 14, 30)' },
+          { name: 'subjects', description: 'Data subjects and their identifiers' },
+          { name: 'consents', description: 'The consent ledger, current state, objections and campaign checks' },
+          { name: 'health', description: 'Liveness and readiness for orchestrators' },
+        ],
+        components: {
+          securitySchemes: {
+            bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'A service token minted by the operator CLI' },
+          },
+        },
+        security: [{ bearerAuth: [] }],
+      },
+      transform: jsonSchemaTransform,
+      transformObject: jsonSchemaTransformObject,
+    });
+    await app.register(swaggerUi, { routePrefix: '/docs' });
+    app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  },
+  { name: 'swagger' },
+);
+
+export { z };

@@ -1,0 +1,31 @@
+// The service factories, wired once: the API builds them here, and so will the worker.
+import type { Db } from './db/client.js';
+import type { Keyring } from './lib/keyring.js';
+import { createConsentsRepo } from './modules/consents/consents.repo.js';
+import { createConsentsService } from './modules/consents/consents.service.js';
+import { createIdempotencyRepo } from './modules/idempotency/idempotency.repo.js';
+import { createIdempotencyService } from './modules/idempotency/idempotency.service.js';
+import { createPrivacyNoticeService } from './modules/privacy-notice/privacy-notice.service.js';
+import { createPurposesRepo } from './modules/purposes/purposes.repo.js';
+import { createPurposesService } from './modules/purposes/purposes.service.js';
+import { createSubjectsRepo } from './modules/subjects/subjects.repo.js';
+import { createSubjectsService } from './modules/subjects/subjects.service.js';
+import { createTenantsRepo } from './modules/tenants/tenants.repo.js';
+import { createTenantsService } from './modules/tenants/tenants.service.js';
+
+export function createServices(deps: { db: Db; keyring: Keyring; clock?: () => Date }) {
+  const { db, keyring } = deps;
+  const tenants = createTenantsService({ repo: createTenantsRepo(db), keyring });
+  const purposesRepo = createPurposesRepo(db);
+  const subjectsRepo = createSubjectsRepo(db);
+  const subjects = createSubjectsService({ db, repo: subjectsRepo, keyring });
+  return {
+    tenants,
+    purposes: createPurposesService({ db, repo: purposesRepo }),
+    privacyNotice: createPrivacyNoticeService({ purposes: purposesRepo, tenants }),
+    subjects,
+    consents: createConsentsService({ db, repo: createConsentsRepo(db), subjectsRepo, subjects, purposes: purposesRepo, clock: deps.clock }),
+    idempotency: createIdempotencyService({ db, repo: createIdempotencyRepo() }),
+  };
+}
+export type Services = ReturnType<typeof createServices>;
