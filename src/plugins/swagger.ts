@@ -25,6 +25,48 @@ retry with the same key and body returns the first answer; the same key with ano
 **Limits.** Bodies up to 64 KiB (1 MiB for consent checks); JSON nesting up to 32 levels; strings must be
 valid Unicode without NUL. Rate limits are per client; a 429 or 503 carries \`Retry-After\`.`;
 
+type OpenApiDoc = {
+  components?: { schemas?: Record<string, unknown> };
+  paths?: Record<string, Record<string, { responses?: Record<string, { content?: Record<string, unknown> }> }>>;
+};
+
+/** Error responses are application/problem+json; each registered schema appears once, under its own name
+ * (the zod transform emits an input and an output variant of every schema, and only one of them is used). */
+const SUCCESS: Record<string, string> = { '200': 'Success', '201': 'Created', '204': 'Done, nothing to return' };
+
+function tidy(doc: OpenApiDoc): OpenApiDoc {
+  for (const ops of Object.values(doc.paths ?? {})) {
+    for (const op of Object.values(ops)) {
+      for (const [status, response] of Object.entries(op.responses ?? {})) {
+        const r = response as { description?: string; content?: Record<string, unknown> };
+        if (r.description === 'Default Response') r.description = SUCCESS[status] ?? 'Success';
+        if (Number(status) >= 400 && response.content?.['application/json']) {
+          response.content = { 'application/problem+json': response.content['application/json'] };
+        }
+      }
+    }
+  }
+  const schemas = doc.components?.schemas;
+  if (!schemas) return doc;
+  const refsOf = (v: unknown) => new Set([...JSON.stringify(v).matchAll(/"#\/components\/schemas\/([^"]+)"/g)].map((m) => m[1]));
+  // Drop unused schemas until none is left (dropping one can orphan those only it referred to).
+  for (;;) {
+    const used = refsOf([doc.paths, Object.values(schemas)]);
+    const unused = Object.keys(schemas).filter((n) => !used.has(n));
+    if (unused.length === 0) break;
+    for (const n of unused) delete schemas[n];
+  }
+  const renames = Object.keys(schemas).filter((n) => n.endsWith('Input') && !(n.slice(0, -5) in schemas));
+  let text = JSON.stringify(doc);
+  for (const n of renames) text = text.split(`"#/components/schemas/${n}"`).join(`"#/components/schemas/${n.slice(0, -5)}"`);
+  const out = JSON.parse(text) as OpenApiDoc & { components: { schemas: Record<string, unknown> } };
+  for (const n of renames) {
+    out.components.schemas[n.slice(0, -5)] = out.components.schemas[n];
+    delete out.components.schemas[n];
+  }
+  return out;
+}
+
 export default fp(
   async (app) => {
     await app.register(swagger, {
@@ -52,7 +94,7 @@ export default fp(
         security: [{ bearerAuth: [] }],
       },
       transform: jsonSchemaTransform,
-      transformObject: jsonSchemaTransformObject,
+      transformObject: (input) => tidy(jsonSchemaTransformObject(input) as OpenApiDoc) as ReturnType<typeof jsonSchemaTransformObject>,
     });
     await app.register(swaggerUi, { routePrefix: '/docs' });
     app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

@@ -106,7 +106,11 @@ const routes: FastifyPluginAsyncZod = async (app) => {
         params: SubjectParams,
         headers: IdempotencyHeaders,
         body: ObjectionBody,
-        response: { 200: SubjectSchema, 201: SubjectSchema, ...problems(404, 413, 415) },
+        response: {
+          200: SubjectSchema.describe('The objection was already recorded; nothing changed'),
+          201: SubjectSchema.describe('The objection is recorded and in force from now'),
+          ...problems(404, 413, 415),
+        },
       },
     },
     async (request, reply) => {

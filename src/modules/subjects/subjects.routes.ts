@@ -19,7 +19,11 @@ const routes: FastifyPluginAsyncZod = async (app) => {
           'Returns 201 with a new subject, or 200 with the existing one when an identifier or the external_ref already belongs to a subject (identifiers not yet known are added to it). Identifiers are normalised, stored encrypted under a per-subject key and found through a keyed blind index. Identifiers that belong to two different subjects are a 409 IDENTIFIERS_CONFLICT.',
         headers: IdempotencyHeaders,
         body: CreateSubjectBody,
-        response: { 200: SubjectSchema, 201: SubjectSchema, ...problems(409, 413, 415) },
+        response: {
+          200: SubjectSchema.describe('An identifier or the external_ref already belonged to this subject'),
+          201: SubjectSchema.describe('A new subject was created'),
+          ...problems(409, 413, 415),
+        },
       },
     },
     async (request, reply) => {
