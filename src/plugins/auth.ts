@@ -50,7 +50,8 @@ export default fp(
         algorithms: ['HS256'],
         allowedIss: issuer,
         allowedAud: audience,
-        requiredClaims: ['sub', 'tid', 'scope', 'exp'],
+        // allowedIss/allowedAud only check a claim that is present: iss and aud must be required too.
+        requiredClaims: ['sub', 'tid', 'scope', 'exp', 'iss', 'aud'],
         clockTolerance: 30_000,
         cache: 10_000,
       },

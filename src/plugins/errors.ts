@@ -23,19 +23,16 @@ function toProblem(err: FastifyError & { errors?: FieldProblem[] }, request: Fas
     return problem(400, 'VALIDATION_FAILED', 'The request is not valid', err.message, { errors: err.errors });
   }
   if (hasZodFastifySchemaValidationErrors(err)) {
+    // Body fields are named by their path (decisions.0.source); other parts are prefixed (query.limit, headers.x).
     const where = err.validationContext ?? 'body';
-    const errors = err.validation.map((v) => {
-      const params = v.params as { issue?: { code?: string; keys?: string[] } };
-      const base = fieldName(v.instancePath);
-      if (params.issue?.code === 'unrecognized_keys' && params.issue.keys) {
-        return params.issue.keys.map((k) => ({
-          field: `${where === 'body' ? '' : `${where}.`}${base === '(body)' ? k : `${base}.${k}`}`,
-          message: 'is not a known field',
-        }));
+    const name = (path: string) => [where === 'body' ? '' : where, fieldName(path) === '(body)' ? '' : fieldName(path)].filter(Boolean).join('.') || '(body)';
+    const flat = err.validation.flatMap((v) => {
+      const keys = (v.params as { keys?: unknown }).keys;
+      if (v.keyword === 'unrecognized_keys' && Array.isArray(keys)) {
+        return keys.map((k) => ({ field: name(`${v.instancePath}/${String(k)}`), message: 'is not a known field' }));
       }
-      return [{ field: where === 'body' ? base : `${where}.${base === '(body)' ? '' : base}`.replace(/\.$/, ''), message: v.message ?? 'is invalid' }];
+      return [{ field: name(v.instancePath), message: v.message ?? 'is invalid' }];
     });
-    const flat = errors.flat();
     return problem(400, 'VALIDATION_FAILED', 'The request is not valid', flat.map((e) => `${e.field}: ${e.message}`).join('; '), { errors: flat });
   }
   const code = typeof err.code === 'string' ? err.code : '';
