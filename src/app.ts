@@ -7,14 +7,17 @@ import { parseJsonBody } from './lib/json-body.js';
 import { createKeyring } from './lib/keyring.js';
 import { problem } from './lib/problem.js';
 import consentsRoutes from './modules/consents/consents.routes.js';
+import outboxRoutes from './modules/outbox/outbox.routes.js';
 import privacyNoticeRoutes from './modules/privacy-notice/privacy-notice.routes.js';
 import purposesRoutes from './modules/purposes/purposes.routes.js';
 import subjectsRoutes from './modules/subjects/subjects.routes.js';
 import { tenantsRoutes } from './modules/tenants/index.js';
+import webhookEndpointsRoutes from './modules/webhook-endpoints/webhook-endpoints.routes.js';
 import auth from './plugins/auth.js';
 import db from './plugins/db.js';
-import errors from './plugins/errors.js';
+import errors, { frameworkErrors } from './plugins/errors.js';
 import health from './plugins/health.js';
+import overload from './plugins/overload.js';
 import rateLimit from './plugins/rate-limit.js';
 import redis from './plugins/redis.js';
 import swagger from './plugins/swagger.js';
@@ -60,6 +63,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : crypto.randomUUID();
     },
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 100 },
+    frameworkErrors,
     ajv: undefined,
     // Node's HTTP server must know the limits too, or a client trickling a body is never cut off.
     http: {
@@ -89,7 +93,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
 
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
-  app.removeContentTypeParser(['application/json']);
+  // JSON only: Fastify's default text/plain parser would hand a string to the validator (a 400) instead of a 415.
+  app.removeAllContentTypeParsers();
   app.addContentTypeParser(['application/json', 'application/problem+json'], { parseAs: 'buffer' }, (_req, body, done) => {
     try {
       done(null, parseJsonBody(body as Buffer));
@@ -105,9 +110,10 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
 
   await app.register(fp(async () => {}, { name: 'config' }));
   await app.register(errors);
+  await app.register(overload);
   await app.register(db);
   await app.register(redis);
-  app.decorate('services', createServices({ db: app.db, keyring: createKeyring(config), clock: opts.clock }));
+  app.decorate('services', createServices({ db: app.db, keyring: createKeyring(config), allowPrivateWebhooks: config.webhooks.allowPrivate, clock: opts.clock }));
   await app.register(auth);
   app.decorateRequest('tenant', null);
   app.addHook('onRequest', async (request) => {
@@ -122,5 +128,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(privacyNoticeRoutes);
   await app.register(subjectsRoutes);
   await app.register(consentsRoutes);
+  await app.register(webhookEndpointsRoutes);
+  await app.register(outboxRoutes);
   return app;
 }

@@ -30,7 +30,24 @@ const EnvSchema = z.object({
   RATE_LIMIT_MAX: z.coerce.number().int().min(1).default(6000),
   RATE_LIMIT_WINDOW_MS: z.coerce.number().int().min(1000).default(60000),
   TRUST_PROXY: bool.default(false),
+  WEBHOOK_ALLOW_PRIVATE: bool.default(false),
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(15_000),
+  WEBHOOK_RETRY_DELAYS: z.string().default('5s,5m,30m,2h,5h,10h,14h,20h,24h'),
+  WEBHOOK_DISABLE_AFTER: z.string().default('5d'),
+  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(500).default(32),
+  WORKER_HEALTH_PORT: z.coerce.number().int().min(0).max(65535).default(3001),
+  OUTBOX_SWEEP_MS: z.coerce.number().int().min(10).default(1000),
+  OUTBOX_RECONCILE_MS: z.coerce.number().int().min(100).default(30_000),
+  OUTBOX_VISIBILITY_TIMEOUT_MS: z.coerce.number().int().min(100).default(60_000),
 });
+
+/** "250ms", "5s", "5m", "2h", "3d" → milliseconds. */
+export function parseDuration(text: string): number | null {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(text.trim());
+  if (!m) return null;
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
+  return Math.round(Number(m[1]) * unit);
+}
 
 export type Config = {
   env: 'development' | 'test' | 'production';
@@ -44,6 +61,8 @@ export type Config = {
   http: { requestTimeoutMs: number; headersTimeoutMs: number; bodyLimit: number; bulkBodyLimit: number };
   rateLimit: { max: number; windowMs: number };
   trustProxy: boolean;
+  webhooks: { allowPrivate: boolean; timeoutMs: number; retryDelaysMs: number[]; disableAfterMs: number; jitter: number };
+  worker: { concurrency: number; healthPort: number; sweepMs: number; reconcileMs: number; visibilityTimeoutMs: number };
 };
 
 function parseKey(raw: string): Buffer {
@@ -61,6 +80,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     throw new ConfigError(`Invalid configuration:\n  ${lines.join('\n  ')}`);
   }
   const e = parsed.data;
+  const retryDelaysMs = e.WEBHOOK_RETRY_DELAYS.split(',').map(parseDuration);
+  if (retryDelaysMs.some((d) => d === null)) throw new ConfigError('WEBHOOK_RETRY_DELAYS must be a comma-separated list of durations such as 5s,5m,2h');
+  const disableAfterMs = parseDuration(e.WEBHOOK_DISABLE_AFTER);
+  if (disableAfterMs === null) throw new ConfigError('WEBHOOK_DISABLE_AFTER must be a duration such as 5d');
   if (e.NODE_ENV === 'production' && (e.MASTER_KEY === DEV_MASTER_KEY || e.JWT_SECRET === DEV_JWT_SECRET)) {
     throw new ConfigError('MASTER_KEY and JWT_SECRET must be set in production (the development defaults are public)');
   }
@@ -86,6 +109,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     },
     rateLimit: { max: e.RATE_LIMIT_MAX, windowMs: e.RATE_LIMIT_WINDOW_MS },
     trustProxy: e.TRUST_PROXY,
+    webhooks: {
+      allowPrivate: e.WEBHOOK_ALLOW_PRIVATE,
+      timeoutMs: e.WEBHOOK_TIMEOUT_MS,
+      retryDelaysMs: retryDelaysMs as number[],
+      disableAfterMs,
+      jitter: 0.2,
+    },
+    worker: {
+      concurrency: e.WORKER_CONCURRENCY,
+      healthPort: e.WORKER_HEALTH_PORT,
+      sweepMs: e.OUTBOX_SWEEP_MS,
+      reconcileMs: e.OUTBOX_RECONCILE_MS,
+      visibilityTimeoutMs: e.OUTBOX_VISIBILITY_TIMEOUT_MS,
+    },
     ...overrides,
   };
 }

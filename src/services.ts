@@ -12,19 +12,31 @@ import { createSubjectsRepo } from './modules/subjects/subjects.repo.js';
 import { createSubjectsService } from './modules/subjects/subjects.service.js';
 import { createTenantsRepo } from './modules/tenants/tenants.repo.js';
 import { createTenantsService } from './modules/tenants/tenants.service.js';
+import { createOutboxRepo } from './modules/outbox/outbox.repo.js';
+import { createWebhookEndpointsRepo } from './modules/webhook-endpoints/webhook-endpoints.repo.js';
+import { createWebhookEndpointsService } from './modules/webhook-endpoints/webhook-endpoints.service.js';
 
-export function createServices(deps: { db: Db; keyring: Keyring; clock?: () => Date }) {
+export function createServices(deps: { db: Db; keyring: Keyring; allowPrivateWebhooks: boolean; clock?: () => Date }) {
   const { db, keyring } = deps;
+  const outbox = createOutboxRepo(db);
   const tenants = createTenantsService({ repo: createTenantsRepo(db), keyring });
   const purposesRepo = createPurposesRepo(db);
   const subjectsRepo = createSubjectsRepo(db);
-  const subjects = createSubjectsService({ db, repo: subjectsRepo, keyring });
+  const subjects = createSubjectsService({ db, repo: subjectsRepo, keyring, outbox });
   return {
     tenants,
     purposes: createPurposesService({ db, repo: purposesRepo }),
     privacyNotice: createPrivacyNoticeService({ purposes: purposesRepo, tenants }),
     subjects,
-    consents: createConsentsService({ db, repo: createConsentsRepo(db), subjectsRepo, subjects, purposes: purposesRepo, clock: deps.clock }),
+    consents: createConsentsService({ db, repo: createConsentsRepo(db), subjectsRepo, subjects, purposes: purposesRepo, outbox, clock: deps.clock }),
+    webhookEndpoints: createWebhookEndpointsService({
+      db,
+      repo: createWebhookEndpointsRepo(db),
+      outbox,
+      keyring,
+      allowPrivate: deps.allowPrivateWebhooks,
+      clock: deps.clock,
+    }),
     idempotency: createIdempotencyService({ db, repo: createIdempotencyRepo() }),
   };
 }

@@ -4,3 +4,5 @@ export * from '../modules/purposes/purposes.table.js';
 export * from '../modules/subjects/subjects.table.js';
 export * from '../modules/consents/consents.table.js';
 export * from '../modules/idempotency/idempotency.table.js';
+export * from '../modules/outbox/outbox.table.js';
+export * from '../modules/webhook-endpoints/webhook-endpoints.table.js';

@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, sql } from 'drizzle-orm';
 import type { Tx } from '../../db/client.js';
 import { subjects } from '../subjects/subjects.table.js';
 import { consentEvents, consentState } from './consents.table.js';
@@ -16,8 +16,34 @@ export type CheckRow = {
   consent: string | null;
 };
 
+export type SubjectStateRow = Pick<ConsentStateRow, 'purposeKey' | 'status' | 'purposeVersion' | 'since' | 'eventId'>;
+
 export function createConsentsRepo(db: Tx) {
+  // The state read is the hottest single-subject read: one round trip (the subject's existence and its state rows
+  // together) as a named prepared statement, so neither drizzle nor Postgres re-plans it on every call.
+  const subjectState = db
+    .select({
+      subjectId: subjects.id,
+      purposeKey: consentState.purposeKey,
+      status: consentState.status,
+      purposeVersion: consentState.purposeVersion,
+      since: consentState.since,
+      eventId: consentState.eventId,
+    })
+    .from(subjects)
+    .leftJoin(consentState, and(eq(consentState.tenantId, subjects.tenantId), eq(consentState.subjectId, subjects.id)))
+    .where(and(eq(subjects.tenantId, sql.placeholder('tenantId')), eq(subjects.id, sql.placeholder('subjectId'))))
+    .orderBy(asc(consentState.purposeKey))
+    .prepare('consents_subject_state');
+
   return {
+    /** The subject's current state per purpose; null when the tenant has no such subject. */
+    async subjectState(tenantId: string, subjectId: string): Promise<SubjectStateRow[] | null> {
+      const rows = await subjectState.execute({ tenantId, subjectId });
+      if (rows.length === 0) return null;
+      // A subject with no decision yet comes back as one row of nulls from the outer join.
+      return rows.filter((r): r is typeof r & SubjectStateRow => r.purposeKey !== null);
+    },
     async insertEvents(rows: (typeof consentEvents.$inferInsert)[], tx: Tx): Promise<void> {
       await tx.insert(consentEvents).values(rows);
     },
@@ -58,6 +84,14 @@ export function createConsentsRepo(db: Tx) {
         .where(and(eq(consentEvents.tenantId, tenantId), eq(consentEvents.subjectId, subjectId), gt(consentEvents.seq, opts.afterSeq)))
         .orderBy(asc(consentEvents.seq))
         .limit(opts.limit);
+    },
+    async eventsByIds(tenantId: string, subjectId: string, ids: string[], tx: Tx = db): Promise<ConsentEventRow[]> {
+      if (ids.length === 0) return [];
+      return tx
+        .select()
+        .from(consentEvents)
+        .where(and(eq(consentEvents.tenantId, tenantId), eq(consentEvents.subjectId, subjectId), inArray(consentEvents.id, ids)))
+        .orderBy(asc(consentEvents.seq));
     },
     /** The campaign check in one round trip: identifiers (in order) → subject flags and consent for one purpose. */
     async check(tenantId: string, purposeKey: string, types: string[], blindIndexesHex: string[], tx: Tx = db): Promise<CheckRow[]> {

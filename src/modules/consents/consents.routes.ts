@@ -35,10 +35,17 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request, reply) => {
       const { tenantId } = principalOf(request);
-      return idempotency.respond(request, reply, async (tx) => ({
-        status: 201,
-        body: await consents.record(tenantId, request.params.id, request.body, tx),
-      }));
+      const subjectId = request.params.id;
+      return idempotency.respond(
+        request,
+        reply,
+        async (tx) => ({ status: 201, body: await consents.record(tenantId, subjectId, request.body, tx) }),
+        // The answer holds decrypted evidence: keep only the event ids, and present the events again on replay.
+        {
+          store: (body) => ({ event_ids: body.events.map((e) => e.id) }),
+          replay: (stored) => consents.recorded(tenantId, subjectId, (stored as { event_ids: string[] }).event_ids),
+        },
+      );
     },
   );
 
@@ -115,10 +122,15 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request, reply) => {
       const { tenantId } = principalOf(request);
-      return idempotency.respond(request, reply, async (tx) => {
-        const { created, subject } = await consents.object(tenantId, request.params.id, request.body.scope, request.body.occurred_at, tx);
-        return { status: created ? 201 : 200, body: subject };
-      });
+      return idempotency.respond(
+        request,
+        reply,
+        async (tx) => {
+          const { created, subject } = await consents.object(tenantId, request.params.id, request.body.scope, request.body.occurred_at, tx);
+          return { status: created ? 201 : 200, body: subject };
+        },
+        { store: (subject) => ({ id: subject.id }), replay: (stored) => app.services.subjects.get(tenantId, (stored as { id: string }).id) },
+      );
     },
   );
 

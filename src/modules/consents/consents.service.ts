@@ -11,6 +11,8 @@ import type { SubjectRow, SubjectsRepo } from '../subjects/subjects.repo.js';
 import type { Subject, IdentifierInput } from '../subjects/subjects.schemas.js';
 import type { SubjectsService } from '../subjects/subjects.service.js';
 import type { TenantContext } from '../tenants/tenants.service.js';
+import { eventRow } from '../outbox/outbox.events.js';
+import type { OutboxRepo } from '../outbox/outbox.repo.js';
 import { ConsentNotApplicable, SubjectErased, UnknownPurpose, UnknownPurposeVersion } from './consents.errors.js';
 import { chainHash, verifyRun, type ChainBreak } from './consents.ledger.js';
 import type { ConsentEventRow, ConsentsRepo } from './consents.repo.js';
@@ -35,9 +37,10 @@ export function createConsentsService(deps: {
   subjectsRepo: SubjectsRepo;
   subjects: SubjectsService;
   purposes: PurposesRepo;
+  outbox: OutboxRepo;
   clock?: () => Date;
 }) {
-  const { db, repo, subjectsRepo, subjects, purposes } = deps;
+  const { db, repo, subjectsRepo, subjects, purposes, outbox } = deps;
   const clock = deps.clock ?? (() => new Date());
 
   function toEvent(row: ConsentEventRow, key: Buffer | null): ConsentEvent {
@@ -130,13 +133,38 @@ export function createConsentsService(deps: {
           tx,
         );
         await repo.advanceHead(tenantId, subjectId, seq, head!, tx);
+        await outbox.insert(
+          rows.map((r) =>
+            eventRow(
+              tenantId,
+              r.action === 'grant' ? 'consent.granted' : 'consent.withdrawn',
+              {
+                subject_id: subjectId,
+                purpose: r.purposeKey,
+                purpose_version: r.purposeVersion,
+                source: r.source,
+                occurred_at: r.occurredAt.toISOString(),
+                ledger_event_id: r.id,
+              },
+              now,
+            ),
+          ),
+          tx,
+        );
         return { events: rows.map((r) => toEvent(r, key)) };
       });
     },
 
+    /** Events recorded earlier, presented again (an idempotent replay keeps ids only, never the decrypted evidence). */
+    async recorded(tenantId: string, subjectId: string, eventIds: string[]): Promise<{ events: ConsentEvent[] }> {
+      const subject = await activeSubject(tenantId, subjectId, db, false);
+      const key = subjects.dataKeyOf(subject);
+      return { events: (await repo.eventsByIds(tenantId, subjectId, eventIds)).map((r) => toEvent(r, key)) };
+    },
+
     async state(tenantId: string, subjectId: string): Promise<ConsentState> {
-      await activeSubject(tenantId, subjectId, db, false);
-      const rows = await repo.state(tenantId, subjectId);
+      const rows = await repo.subjectState(tenantId, subjectId);
+      if (!rows) throw new SubjectNotFound();
       return {
         subject_id: subjectId,
         purposes: rows.map((r) => ({
@@ -207,6 +235,7 @@ export function createConsentsService(deps: {
             : { automatedDecisionObjection: true, automatedDecisionObjectionAt: when },
           tx,
         );
+        await outbox.insert([eventRow(tenantId, 'subject.objected', { subject_id: subjectId, scope, occurred_at: when.toISOString() }, clock())], tx);
         return { created: true, subject: await subjects.present(tenantId, updated, tx) };
       });
     },

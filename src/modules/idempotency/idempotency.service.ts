@@ -9,6 +9,13 @@ import type { IdempotencyRepo } from './idempotency.repo.js';
 
 export type Answer<T> = { status: number; body: T };
 
+/**
+ * How an answer is kept for replay. By default the body is stored as it was sent. An answer that carries personal
+ * data (decrypted identifiers) must not sit in plaintext in idempotency_keys: `store` keeps only what is needed to
+ * rebuild it (e.g. the subject id) and `replay` rebuilds it, outside the transaction, when the key is used again.
+ */
+export type ReplayOptions<T> = { store: (body: T) => object; replay: (stored: unknown) => Promise<T> };
+
 function fingerprint(request: FastifyRequest): string {
   return sha256Hex(JSON.stringify([request.method, request.routeOptions.url, request.params ?? null, request.body ?? null]));
 }
@@ -16,7 +23,12 @@ function fingerprint(request: FastifyRequest): string {
 export function createIdempotencyService(deps: { db: Db; repo: IdempotencyRepo }) {
   const { db, repo } = deps;
   return {
-    async respond<T>(request: FastifyRequest, reply: FastifyReply, work: (tx: Tx) => Promise<Answer<T>>): Promise<T> {
+    async respond<T>(
+      request: FastifyRequest,
+      reply: FastifyReply,
+      work: (tx: Tx) => Promise<Answer<T>>,
+      options?: ReplayOptions<T>,
+    ): Promise<T> {
       const key = request.headers['idempotency-key'];
       if (typeof key !== 'string') {
         const answer = await work(db);
@@ -31,14 +43,15 @@ export function createIdempotencyService(deps: { db: Db; repo: IdempotencyRepo }
         if (stored) {
           if (stored.fingerprint !== print) throw new IdempotencyKeyReused();
           reply.header('idempotent-replayed', 'true');
-          return { status: stored.statusCode, body: stored.response as T };
+          return { status: stored.statusCode, body: stored.response as T, replayed: true };
         }
         const fresh = await work(tx);
-        await repo.insert({ tenantId, key, fingerprint: print, statusCode: fresh.status, response: fresh.body as object }, tx);
-        return fresh;
+        const response = options ? options.store(fresh.body) : (fresh.body as object);
+        await repo.insert({ tenantId, key, fingerprint: print, statusCode: fresh.status, response }, tx);
+        return { ...fresh, replayed: false };
       });
       reply.code(answer.status);
-      return answer.body;
+      return answer.replayed && options ? options.replay(answer.body) : answer.body;
     },
   };
 }

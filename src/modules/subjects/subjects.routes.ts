@@ -28,10 +28,16 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request, reply) => {
       const ctx = tenantOf(request);
-      return idempotency.respond(request, reply, async (tx) => {
-        const { created, subject } = await subjects.findOrCreate(ctx, request.body, tx);
-        return { status: created ? 201 : 200, body: subject };
-      });
+      return idempotency.respond(
+        request,
+        reply,
+        async (tx) => {
+          const { created, subject } = await subjects.findOrCreate(ctx, request.body, tx);
+          return { status: created ? 201 : 200, body: subject };
+        },
+        // The answer holds decrypted identifiers: keep only the subject id, and present the subject again on replay.
+        { store: (subject) => ({ id: subject.id }), replay: (stored) => subjects.get(ctx.id, (stored as { id: string }).id) },
+      );
     },
   );
 

@@ -4,6 +4,8 @@ import { ValidationFailed, type FieldProblem } from '../../lib/errors.js';
 import { normaliseIdentifier, type IdentifierType } from '../../lib/identifiers.js';
 import type { Keyring } from '../../lib/keyring.js';
 import type { TenantContext } from '../tenants/tenants.service.js';
+import { eventRow } from '../outbox/outbox.events.js';
+import type { OutboxRepo } from '../outbox/outbox.repo.js';
 import { IdentifiersConflict, NoSubjectMatches, SubjectNotFound } from './subjects.errors.js';
 import type { IndexedIdentifier, SubjectRow, SubjectsRepo } from './subjects.repo.js';
 import type { CreateSubject, IdentifierInput, Subject } from './subjects.schemas.js';
@@ -33,8 +35,8 @@ export function indexIdentifiers(ctx: TenantContext, input: IdentifierInput[], f
   });
 }
 
-export function createSubjectsService(deps: { db: Db; repo: SubjectsRepo; keyring: Keyring }) {
-  const { db, repo, keyring } = deps;
+export function createSubjectsService(deps: { db: Db; repo: SubjectsRepo; keyring: Keyring; outbox: OutboxRepo }) {
+  const { db, repo, keyring, outbox } = deps;
 
   function dataKeyOf(row: SubjectRow): Buffer | null {
     if (!row.dataKeyWrapped || !row.keyId) return null;
@@ -100,6 +102,7 @@ export function createSubjectsService(deps: { db: Db; repo: SubjectsRepo; keyrin
           tx,
         );
         await repo.insertIdentifiers(sealIdentifiers(ctx.id, row, key, ids), tx);
+        await outbox.insert([eventRow(ctx.id, 'subject.created', { subject_id: row.id, external_ref: row.externalRef }, row.createdAt)], tx);
         return { created: true, subject: await present(ctx.id, row, tx) };
       });
     },

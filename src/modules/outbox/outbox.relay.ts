@@ -1,0 +1,121 @@
+// The relay: moves due outbox rows into BullMQ (woken by LISTEN/NOTIFY and by a short poll), and re-enqueues rows
+// whose job vanished (Redis restarted empty, a worker killed mid-job) once the visibility timeout has passed.
+import type { Queue } from 'bullmq';
+import pg from 'pg';
+import type { Logger } from 'pino';
+import type { OutboxRepo } from './outbox.repo.js';
+
+export const OUTBOX_CHANNEL = 'rightful_outbox';
+export const OUTBOX_QUEUE = 'outbox';
+
+export type RelayOptions = { sweepMs: number; reconcileMs: number; visibilityTimeoutMs: number; batch: number; databaseUrl: string };
+
+export const jobIdOf = (row: { id: string; attempts: number }) => `ob-${row.id}-${row.attempts}`;
+
+export function createRelay(deps: { repo: OutboxRepo; queue: Queue; log: Logger; options: RelayOptions }) {
+  const { repo, queue, log, options } = deps;
+  let running = false;
+  let wake: (() => void) | null = null;
+  let listener: pg.Client | null = null;
+  let loops: Promise<void>[] = [];
+  let lastReconcile = 0;
+
+  const nap = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        wake = null;
+        resolve();
+      }
+      wake = done;
+    });
+
+  async function listen(): Promise<void> {
+    if (!running || listener) return;
+    const client = new pg.Client({ connectionString: options.databaseUrl, connectionTimeoutMillis: 2000 });
+    client.on('error', () => {
+      // A lost LISTEN connection only costs latency: the poll still runs. Reconnect on the next loop.
+      listener = null;
+      client.end().catch(() => {});
+    });
+    client.on('notification', () => wake?.());
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${OUTBOX_CHANNEL}`);
+      listener = client;
+    } catch (err) {
+      log.warn({ err: { message: (err as Error).message } }, 'outbox LISTEN unavailable; polling only');
+      client.end().catch(() => {});
+    }
+  }
+
+  /** Claims one batch and hands it to the queue; returns how many rows it moved. */
+  async function sweep(): Promise<number> {
+    const rows = await repo.claimDue(options.batch);
+    if (rows.length === 0) return 0;
+    try {
+      await queue.addBulk(rows.map((r) => ({ name: r.topic, data: { outbox_id: r.id }, opts: { jobId: jobIdOf(r) } })));
+    } catch (err) {
+      // Redis is down or refused: the rows go back to pending and nothing is lost.
+      await repo.release(rows.map((r) => r.id), 'enqueue failed');
+      throw err;
+    }
+    return rows.length;
+  }
+
+  async function reconcile(): Promise<number> {
+    const rows = await repo.overdueInFlight(options.visibilityTimeoutMs, 500);
+    let requeued = 0;
+    for (const r of rows) {
+      const job = await queue.getJob(jobIdOf(r));
+      const state = job ? await job.getState() : 'missing';
+      // An active job whose processor let its row hold expire has a dead (or hung) processor: the row goes back.
+      const abandoned = state === 'active' && r.taken;
+      if (abandoned || state === 'missing' || state === 'unknown' || state === 'failed' || state === 'completed') {
+        await repo.requeue(r.id, r.attempts);
+        requeued++;
+      }
+    }
+    if (requeued) log.info({ requeued }, 'outbox rows re-enqueued after their jobs vanished');
+    return requeued;
+  }
+
+  async function loop(): Promise<void> {
+    let backoff = 0;
+    while (running) {
+      try {
+        await listen();
+        const moved = await sweep();
+        if (Date.now() - lastReconcile >= options.reconcileMs) {
+          lastReconcile = Date.now();
+          await reconcile();
+        }
+        backoff = 0;
+        if (moved < options.batch) await nap(options.sweepMs);
+      } catch (err) {
+        backoff = Math.min(backoff ? backoff * 2 : 250, 5000);
+        log.warn({ err: { message: (err as Error).message } }, 'outbox relay pass failed; retrying');
+        await nap(backoff);
+      }
+    }
+  }
+
+  return {
+    start(): void {
+      if (running) return;
+      running = true;
+      loops = [loop()];
+    },
+    async stop(): Promise<void> {
+      running = false;
+      wake?.();
+      await Promise.all(loops);
+      await listener?.end().catch(() => {});
+      listener = null;
+    },
+    sweep,
+    reconcile,
+  };
+}
+export type Relay = ReturnType<typeof createRelay>;

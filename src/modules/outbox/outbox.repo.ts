@@ -1,0 +1,99 @@
+import { and, eq, inArray, sql } from 'drizzle-orm';
+import type { Tx } from '../../db/client.js';
+import { outbox } from './outbox.table.js';
+
+export type OutboxRow = typeof outbox.$inferSelect;
+export type NewOutboxRow = { id?: string; tenantId: string; topic: string; payload: Record<string, unknown>; availableAt?: Date };
+
+export function createOutboxRepo(db: Tx) {
+  return {
+    /** Called inside the transaction of the change it announces. */
+    async insert(rows: NewOutboxRow[], tx: Tx): Promise<string[]> {
+      if (rows.length === 0) return [];
+      const values = rows.map((r) => ({ ...r, id: r.id ?? crypto.randomUUID() }));
+      await tx.insert(outbox).values(values);
+      return values.map((v) => v.id);
+    },
+
+    /** Claims due rows for the queue: SKIP LOCKED lets several relays run without taking the same row. */
+    async claimDue(limit: number, tx: Tx = db): Promise<Pick<OutboxRow, 'id' | 'topic' | 'attempts'>[]> {
+      const result = await tx.execute<{ id: string; topic: string; attempts: number }>(sql`
+        UPDATE outbox o SET status = 'enqueued', enqueued_at = now(), attempts = o.attempts + 1, locked_until = NULL
+         WHERE o.id IN (
+           SELECT id FROM outbox WHERE status = 'pending' AND available_at <= now()
+            ORDER BY available_at LIMIT ${limit} FOR UPDATE SKIP LOCKED)
+        RETURNING o.id, o.topic, o.attempts`);
+      return result.rows;
+    },
+
+    /** Puts rows back when they could not be handed to the queue. */
+    async release(ids: string[], error: string, tx: Tx = db): Promise<void> {
+      if (ids.length === 0) return;
+      await tx
+        .update(outbox)
+        .set({ status: 'pending', enqueuedAt: null, lastError: error })
+        .where(and(inArray(outbox.id, ids), eq(outbox.status, 'enqueued')));
+    },
+
+    /** Rows handed to the queue longer ago than the visibility timeout: their jobs may have vanished. */
+    async overdueInFlight(
+      olderThanMs: number,
+      limit: number,
+      tx: Tx = db,
+    ): Promise<{ id: string; topic: string; attempts: number; taken: boolean }[]> {
+      const result = await tx.execute<{ id: string; topic: string; attempts: number; taken: boolean }>(sql`
+        SELECT id, topic, attempts, locked_until IS NOT NULL AS taken FROM outbox
+         WHERE status = 'enqueued' AND enqueued_at < now() - make_interval(secs => ${olderThanMs / 1000})
+           AND (locked_until IS NULL OR locked_until < now())
+         ORDER BY enqueued_at LIMIT ${limit}`);
+      return result.rows;
+    },
+
+    async requeue(id: string, attempts: number, tx: Tx = db): Promise<void> {
+      await tx
+        .update(outbox)
+        .set({ status: 'pending', enqueuedAt: null, lockedUntil: null })
+        .where(and(eq(outbox.id, id), eq(outbox.status, 'enqueued'), eq(outbox.attempts, attempts)));
+    },
+
+    /** A processor takes the row for holdMs; null when it is finished or another processor holds it. */
+    async take(id: string, holdMs: number, tx: Tx = db): Promise<OutboxRow | null> {
+      const result = await tx.execute<Record<string, unknown>>(sql`
+        UPDATE outbox SET locked_until = now() + make_interval(secs => ${holdMs / 1000})
+         WHERE id = ${id} AND status = 'enqueued' AND (locked_until IS NULL OR locked_until < now())
+        RETURNING id`);
+      if (result.rows.length === 0) return null;
+      const [row] = await tx.select().from(outbox).where(eq(outbox.id, id));
+      return row ?? null;
+    },
+
+    async finish(id: string, status: 'done' | 'dead' | 'cancelled', error: string | null, tx: Tx = db): Promise<void> {
+      await tx.update(outbox).set({ status, lastError: error, lockedUntil: null, finishedAt: new Date() }).where(eq(outbox.id, id));
+    },
+
+    /** Schedules the row again (a webhook retry): it goes back to pending, due at `at`. */
+    async retryAt(id: string, at: Date, error: string, tx: Tx = db): Promise<void> {
+      await tx
+        .update(outbox)
+        .set({ status: 'pending', availableAt: at, enqueuedAt: null, lockedUntil: null, lastError: error })
+        .where(eq(outbox.id, id));
+    },
+
+    async overdueCount(tenantId: string, tx: Tx = db): Promise<number> {
+      const result = await tx.execute<{ n: number }>(sql`
+        SELECT count(*)::int AS n FROM outbox
+         WHERE tenant_id = ${tenantId} AND status = 'pending' AND available_at < now() - interval '1 minute'`);
+      return result.rows[0]?.n ?? 0;
+    },
+
+    async countsByStatus(tenantId: string, tx: Tx = db): Promise<Record<string, number>> {
+      const rows = await tx
+        .select({ status: outbox.status, n: sql<number>`count(*)::int` })
+        .from(outbox)
+        .where(eq(outbox.tenantId, tenantId))
+        .groupBy(outbox.status);
+      return Object.fromEntries(rows.map((r) => [r.status, r.n]));
+    },
+  };
+}
+export type OutboxRepo = ReturnType<typeof createOutboxRepo>;

@@ -1,0 +1,81 @@
+import t from 'tap';
+import { Webhook } from 'standardwebhooks';
+import { startWorker } from '../../../src/modules/outbox/outbox.worker.js';
+import { build, createPurpose, createSubject, grant } from '../../helper.js';
+import { startReceiver } from '../../helpers/receiver.js';
+
+const FAST = {
+  WEBHOOK_ALLOW_PRIVATE: 'true',
+  OUTBOX_SWEEP_MS: '100',
+  OUTBOX_RECONCILE_MS: '500',
+  OUTBOX_VISIBILITY_TIMEOUT_MS: '2000',
+  WEBHOOK_RETRY_DELAYS: '200ms,400ms,400ms',
+  WEBHOOK_TIMEOUT_MS: '2000',
+};
+
+t.test('a consent grant reaches the receiver, signed as Standard Webhooks says', async (t) => {
+  const ta = await build(t, { env: FAST });
+  const worker = await startWorker(ta.config, { healthPort: null });
+  t.teardown(() => worker.stop(5000));
+  const receiver = await startReceiver(t);
+
+  const created = await ta.call({ method: 'POST', url: '/v1/webhook-endpoints', payload: { url: receiver.url, event_types: ['consent.granted', 'consent.withdrawn'] } });
+  t.equal(created.statusCode, 201);
+  const { id: endpointId, secret } = created.json();
+  t.match(secret, /^whsec_/);
+
+  await createPurpose(ta, 'newsletter');
+  const subject = await createSubject(ta, 'hook@example.com');
+  const recorded = await grant(ta, subject, 'newsletter');
+
+  const [msg] = await receiver.waitFor((all) => all.length >= 1);
+  const verified = new Webhook(secret).verify(msg!.body, {
+    'webhook-id': String(msg!.headers['webhook-id']),
+    'webhook-timestamp': String(msg!.headers['webhook-timestamp']),
+    'webhook-signature': String(msg!.headers['webhook-signature']),
+  }) as { type: string; data: Record<string, unknown> };
+  t.equal(verified.type, 'consent.granted');
+  t.equal(verified.data.subject_id, subject);
+  t.equal(verified.data.purpose, 'newsletter');
+  t.equal(verified.data.ledger_event_id, recorded.events[0].id);
+  t.notOk(msg!.body.includes('hook@example.com'), 'no identifier in the payload');
+
+  const log = await ta.call({ method: 'GET', url: `/v1/webhook-endpoints/${endpointId}/deliveries` });
+  t.equal(log.statusCode, 200);
+  await t.resolves(async () => {
+    for (let i = 0; i < 50; i++) {
+      const l = await ta.call({ method: 'GET', url: `/v1/webhook-endpoints/${endpointId}/deliveries` });
+      if (l.json().items[0]?.status === 'succeeded') return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error('delivery not marked succeeded');
+  });
+  const after = await ta.call({ method: 'GET', url: `/v1/webhook-endpoints/${endpointId}/deliveries` });
+  const delivery = after.json().items[0];
+  t.equal(delivery.webhook_id, msg!.headers['webhook-id']);
+  t.equal(delivery.attempts.length, 1);
+  t.equal(delivery.attempts[0].status_code, 200);
+});
+
+t.test('a receiver answering 500 gets retries with the same webhook-id, then succeeds', async (t) => {
+  const ta = await build(t, { env: FAST });
+  const worker = await startWorker(ta.config, { healthPort: null });
+  t.teardown(() => worker.stop(5000));
+  const receiver = await startReceiver(t);
+  receiver.respond = (_r, n) => (n <= 2 ? 500 : 204);
+  const created = await ta.call({ method: 'POST', url: '/v1/webhook-endpoints', payload: { url: receiver.url, event_types: ['*'] } });
+  const endpointId = created.json().id;
+  await createSubject(ta, 'retry@example.com');
+  const all = await receiver.waitFor((r) => r.length >= 3);
+  t.equal(new Set(all.map((r) => r.headers['webhook-id'])).size, 1, 'one webhook-id across retries');
+  t.equal(JSON.parse(all[0]!.body).type, 'subject.created');
+  for (let i = 0; i < 50; i++) {
+    const l = await ta.call({ method: 'GET', url: `/v1/webhook-endpoints/${endpointId}/deliveries` });
+    if (l.json().items[0]?.status === 'succeeded') {
+      t.same(l.json().items[0].attempts.map((a: { status_code: number }) => a.status_code), [500, 500, 204]);
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  t.fail('delivery never succeeded');
+});
