@@ -21,17 +21,24 @@ function databaseUrl(name: string): string {
   return u.toString();
 }
 
-/** A fresh, migrated database that is dropped when the test file ends. */
-export async function createTestDatabase(t: Tap): Promise<string> {
+/** A fresh, migrated database; `drop` removes it (connections still open are terminated). */
+export async function createDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
   const name = `rightful_t_${randomBytes(6).toString('hex')}`;
   const url = databaseUrl(name);
   await runMigrations(url);
-  t.teardown(async () => {
+  const drop = async () => {
     const admin = new pg.Client({ connectionString: ADMIN_URL });
     await admin.connect();
     await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
     await admin.end();
-  });
+  };
+  return { url, drop };
+}
+
+/** A fresh, migrated database that is dropped when the test file ends. */
+export async function createTestDatabase(t: Tap): Promise<string> {
+  const { url, drop } = await createDatabase();
+  t.teardown(drop);
   return url;
 }
 
@@ -62,14 +69,18 @@ export type TestApp = {
 };
 
 export async function build(t: Tap, opts: BuildOptions & { env?: Record<string, string> } = {}): Promise<TestApp> {
-  const databaseUrlValue = await createTestDatabase(t);
+  const { url: databaseUrlValue, drop } = await createDatabase();
   const config = testConfig(databaseUrlValue, opts.env);
   const app = await buildApp(config, opts);
   await app.ready();
   const sql = new pg.Pool({ connectionString: databaseUrlValue, max: 2 });
+  // Connections the drop terminates must not surface as unhandled errors.
+  sql.on('error', () => {});
+  // One teardown, in order: the app and the pool close before the database is dropped under them.
   t.teardown(async () => {
     await app.close();
     await sql.end();
+    await drop();
   });
   const newTenant = async (name = 'Test controller') => (await app.services.tenants.create({ name })).id;
   const tenantId = await newTenant();

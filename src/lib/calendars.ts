@@ -3,13 +3,13 @@ import Holidays from 'date-holidays';
 
 const countries = new Holidays().getCountries() as Record<string, string>;
 
-export function isKnownTimeZone(tz: string): boolean {
-  if (tz.length > 64 || !/^[A-Za-z0-9_+\-/]+$/.test(tz)) return false;
+/** The zone's canonical spelling (europe/sofia → Europe/Sofia), or null when it is not a known IANA zone. */
+export function canonicalTimeZone(tz: string): string | null {
+  if (tz.length > 64 || !/^[A-Za-z0-9_+\-/]+$/.test(tz)) return null;
   try {
-    new Intl.DateTimeFormat('en', { timeZone: tz });
-    return true;
+    return new Intl.DateTimeFormat('en', { timeZone: tz }).resolvedOptions().timeZone;
   } catch {
-    return false;
+    return null;
   }
 }
 

@@ -10,7 +10,8 @@ export type NormaliseResult = { ok: true; value: string } | { ok: false; reason:
 const EMAIL_SHAPE = /^[^\s@\p{Cc}]{1,64}@(?:[^\s@\p{Cc}.]+(?:\.[^\s@\p{Cc}.]+)+|\[[0-9a-fA-F:.]+\])$/u;
 
 export function normaliseEmail(raw: string): NormaliseResult {
-  // toLowerCase is locale-independent in JS: "I" → "i" everywhere, and "ı", "ß" or the Kelvin sign stay themselves.
+  // toLowerCase is locale-independent in JS: "I" → "i" everywhere, while "ı", "ß" or Cyrillic "а" stay themselves.
+  // (The Kelvin sign U+212A is canonically equivalent to "K": NFC turns it into K, so it meets "k".)
   const value = raw.trim().normalize('NFC').toLowerCase();
   if (value.length > 254 || !EMAIL_SHAPE.test(value)) return { ok: false, reason: 'is not an email address' };
   return { ok: true, value };

@@ -36,7 +36,7 @@ function toProblem(err: FastifyError & { errors?: FieldProblem[] }, request: Fas
   }
   if (hasZodFastifySchemaValidationErrors(err)) {
     // Body fields are named by their path (decisions.0.source); other parts are prefixed (query.limit, headers.x).
-    const where = err.validationContext ?? 'body';
+    const where = err.validationContext === 'querystring' ? 'query' : (err.validationContext ?? 'body');
     const name = (path: string) => [where === 'body' ? '' : where, fieldName(path) === '(body)' ? '' : fieldName(path)].filter(Boolean).join('.') || '(body)';
     const flat = err.validation.flatMap((v) => {
       const keys = (v.params as { keys?: unknown }).keys;

@@ -54,7 +54,7 @@ export const UpdatePurposeBody = z
     data_categories: content.data_categories.optional(),
     retention: content.retention.optional(),
     recipients: content.recipients.optional(),
-    translations: Translations.optional(),
+    translations: Translations.optional().describe('Replaces the whole set of locales: send every locale the purpose keeps'),
   })
   .strict()
   .meta({ id: 'UpdatePurpose', description: 'Fields to change. Any change of content publishes a new version; the old one stays readable.' });

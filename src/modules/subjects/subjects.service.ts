@@ -102,7 +102,7 @@ export function createSubjectsService(deps: { db: Db; repo: SubjectsRepo; keyrin
           tx,
         );
         await repo.insertIdentifiers(sealIdentifiers(ctx.id, row, key, ids), tx);
-        await outbox.insert([eventRow(ctx.id, 'subject.created', { subject_id: row.id, external_ref: row.externalRef }, row.createdAt)], tx);
+        await outbox.insert([eventRow(ctx.id, 'subject.created', { subject_id: row.id }, row.createdAt)], tx);
         return { created: true, subject: await present(ctx.id, row, tx) };
       });
     },

@@ -1,5 +1,5 @@
 import { newWrappedKey, unwrapKey } from '../../lib/crypto.js';
-import { isKnownCalendar, isKnownTimeZone } from '../../lib/calendars.js';
+import { canonicalTimeZone, isKnownCalendar } from '../../lib/calendars.js';
 import { ValidationFailed, type FieldProblem } from '../../lib/errors.js';
 import type { Keyring } from '../../lib/keyring.js';
 import { UnknownTenant } from './tenants.errors.js';
@@ -31,9 +31,11 @@ export function toTenant(row: TenantRow): Tenant {
   };
 }
 
-function checkSettings(s: UpdateTenant): void {
+/** Validates settings and returns them with the time zone in its canonical spelling. */
+function checkSettings<T extends UpdateTenant>(s: T): T {
   const problems: FieldProblem[] = [];
-  if (s.timezone !== undefined && !isKnownTimeZone(s.timezone)) problems.push({ field: 'timezone', message: 'is not a known IANA time zone' });
+  const timezone = s.timezone === undefined ? undefined : canonicalTimeZone(s.timezone);
+  if (s.timezone !== undefined && !timezone) problems.push({ field: 'timezone', message: 'is not a known IANA time zone' });
   if (s.holiday_calendar != null && !isKnownCalendar(s.holiday_calendar)) {
     problems.push({ field: 'holiday_calendar', message: 'is not a known holiday calendar (ISO 3166 country or country-region code such as BG, DE-BY, GB-SCT)' });
   }
@@ -41,6 +43,7 @@ function checkSettings(s: UpdateTenant): void {
     problems.push({ field: 'reminder_offsets_days', message: 'must not repeat a day' });
   }
   if (problems.length) throw new ValidationFailed(problems);
+  return timezone === undefined || timezone === null ? s : { ...s, timezone };
 }
 
 export function createTenantsService(deps: { repo: TenantsRepo; keyring: Keyring; now?: () => number }) {
@@ -53,8 +56,8 @@ export function createTenantsService(deps: { repo: TenantsRepo; keyring: Keyring
   }
 
   return {
-    async create(input: { name: string } & UpdateTenant): Promise<Tenant> {
-      checkSettings(input);
+    async create(raw: { name: string } & UpdateTenant): Promise<Tenant> {
+      const input = checkSettings(raw);
       const id = crypto.randomUUID();
       const { wrapped, keyId } = newWrappedKey(keyring.current, indexKeyAad(id));
       const row = await repo.insert({
@@ -77,8 +80,8 @@ export function createTenantsService(deps: { repo: TenantsRepo; keyring: Keyring
       return toTenant(row);
     },
 
-    async update(tenantId: string, patch: UpdateTenant): Promise<Tenant> {
-      checkSettings(patch);
+    async update(tenantId: string, raw: UpdateTenant): Promise<Tenant> {
+      const patch = checkSettings(raw);
       const row = await repo.update(tenantId, {
         name: patch.name,
         timezone: patch.timezone,
