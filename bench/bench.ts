@@ -5,7 +5,8 @@
 // Knobs (env): BENCH_DB (rightful_bench), BENCH_ADMIN_URL (postgres://postgres@127.0.0.1:5432/postgres),
 // BENCH_SUBJECTS (20000), BENCH_CONNECTIONS (16: autocannon connections, DB pool of both servers, pgbench clients),
 // BENCH_DURATION (10 s per measurement), BENCH_WARMUP (3 s), BENCH_CHECK_CONNECTIONS (1), BENCH_CHECK_SIZE (10000),
-// BENCH_CPU_PROF=1 (write a V8 CPU profile of the API to bench/results/prof/), PGBENCH (path to pgbench),
+// BENCH_WAIT_QUIET (30 s to wait for the load average to settle), BENCH_CPU_PROF=1 (V8 CPU profile of the API to
+// bench/results/prof/), PGBENCH (path to pgbench),
 // REDIS_URL (redis://127.0.0.1:6379; the API gets its own key prefix).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -38,6 +39,7 @@ const opts = {
   warmup: num(env.BENCH_WARMUP, 3),
   checkConnections: num(env.BENCH_CHECK_CONNECTIONS, 1),
   checkSize: num(env.BENCH_CHECK_SIZE, 10_000),
+  waitQuiet: num(env.BENCH_WAIT_QUIET, 30),
   cpuProf: env.BENCH_CPU_PROF === '1',
   redisUrl: env.REDIS_URL ?? 'redis://127.0.0.1:6379',
 };
@@ -311,13 +313,28 @@ function pgbench(s: SeedResult, hash: string): Workload {
 
 // ---------------------------------------------------------------- what SQL does the service run?
 
-/** "select subjects for update", "insert consent_events", "begin"…: the kind and first table of a statement. */
+/** "select subjects(id,tenant_id,…) for update", "insert consent_events(…)", "begin"…: a statement's kind, first
+ * table and column list (selected, inserted or set), so the pgbench script can be compared with the service's SQL. */
 export function shapeOf(text: string): string {
   const t = text.toLowerCase().replace(/"/g, '').replace(/\s+/g, ' ').trim();
   const verb = /^(\w+)/.exec(t)?.[1] ?? '?';
-  const table =
-    verb === 'select' ? /\bfrom (?:unnest\(.*?\) .*?join )?([\w.]+)/.exec(t)?.[1] : verb === 'insert' ? /^insert into ([\w.]+)/.exec(t)?.[1] : verb === 'update' ? /^update ([\w.]+)/.exec(t)?.[1] : undefined;
-  return [verb, table, / for update\b/.test(t) ? 'for update' : undefined].filter(Boolean).join(' ');
+  let table: string | undefined;
+  let cols: string | undefined;
+  if (verb === 'select') {
+    table = /\bfrom (?:unnest\(.*?\) .*?join )?([\w.]+)/.exec(t)?.[1];
+    cols = /^select (.*?) from /.exec(t)?.[1]?.replace(/\b[\w]+\.(?=\w)/g, '');
+  } else if (verb === 'insert') {
+    const m = /^insert into ([\w.]+) \(([^)]*)\)/.exec(t);
+    table = m?.[1];
+    cols = m?.[2];
+  } else if (verb === 'update') {
+    const m = /^update ([\w.]+) set (.*?) where /.exec(t);
+    table = m?.[1];
+    cols = [...(m?.[2] ?? '').matchAll(/(\w+) = /g)].map((x) => x[1]).join(', ');
+  }
+  return [verb, table ? `${table}${cols ? `(${cols.replace(/ /g, '')})` : ''}` : undefined, / for update\b/.test(t) ? 'for update' : undefined]
+    .filter(Boolean)
+    .join(' ');
 }
 
 /** The statements of the pgbench script, as shapes. */
@@ -465,9 +482,13 @@ async function main(): Promise<void> {
   const scriptFile = join(ROOT, 'bench', 'consent-write.sql');
   const script = scriptShapes(scriptFile);
   const sqlMatches = JSON.stringify(script) === JSON.stringify(statements.write);
-  log(`  statements per write (${statements.write.length}): ${statements.write.join(' | ')}`);
-  log(`  statements per read (${statements.read.length}): ${statements.read.join(' | ')}; per check (${statements.check.length}): ${statements.check.join(' | ')}`);
-  if (!sqlMatches) log(`  WARNING: bench/consent-write.sql runs ${script.join(' | ')}; update it to match the service`);
+  const short = (xs: string[]) => xs.map((x) => x.replace(/\(.*\)/, '')).join(' | ');
+  log(`  statements per write (${statements.write.length}): ${short(statements.write)}`);
+  log(`  statements per read (${statements.read.length}): ${short(statements.read)}; per check (${statements.check.length}): ${short(statements.check)}`);
+  if (!sqlMatches) {
+    const diff = statements.write.map((w, i) => (w === script[i] ? null : `  service: ${w}\n  script:  ${script[i] ?? '(none)'}`)).filter(Boolean);
+    log(`  WARNING: bench/consent-write.sql no longer matches the service's write:\n${diff.join('\n')}`);
+  }
 
   // Sanity: each measured request answers as expected before anything is timed.
   const once = async (path: string, init: RequestInit, status: number) => {
@@ -481,6 +502,14 @@ async function main(): Promise<void> {
   const reasons: Record<string, number> = {};
   for (const r of checked.results) reasons[r.reason] = (reasons[r.reason] ?? 0) + 1;
   log(`  check sanity: ${checked.results.length} results ${JSON.stringify(reasons)}`);
+
+  // A shared box: give a burst of other work up to BENCH_WAIT_QUIET seconds to pass, then measure anyway and say so.
+  const nproc = os.availableParallelism();
+  for (let waited = 0; os.loadavg()[0]! > nproc && waited < opts.waitQuiet; waited += 2) {
+    if (waited === 0) log(`  load average ${os.loadavg()[0]!.toFixed(2)} > ${nproc} cores: waiting up to ${opts.waitQuiet}s for it to settle`);
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+  const loadAtStart = os.loadavg()[0]!;
 
   // 2. Measurements. Every request rotates over the seeded subjects.
   let cursor = 0;
@@ -558,8 +587,16 @@ async function main(): Promise<void> {
   lines.push(`state reads / bare route req/s  = ${f1(reads.rps)} / ${f1(bare.rps)} = ${(ratios.reads_vs_bare * 100).toFixed(0)}%  (target >= 50%)  ${verdict(targets.reads_vs_bare.pass)}`);
   lines.push(`10k-identifier check median     = ${f1(check.p50)} ms, p99 ${f1(check.p99)} ms  (target < 250 ms)  ${verdict(targets.check_median_ms.pass)}`);
   lines.push(`check answers: ${JSON.stringify(reasons)}`);
+  if (loadAtStart > nproc || rows.some((r) => r.load1 > nproc * 1.5)) {
+    lines.push(
+      `WARNING: the machine was busy with other work (load average ${loadAtStart.toFixed(2)} when measuring started, up to ` +
+        `${Math.max(...rows.map((r) => r.load1)).toFixed(2)} during, on ${nproc} cores): the ratios move with it; rerun on a quiet machine to compare runs.`,
+    );
+  }
   lines.push(`SQL statements per request: write ${statements.write.length}, read ${statements.read.length}, check ${statements.check.length}; ` +
-    (sqlMatches ? 'bench/consent-write.sql matches the write statement for statement' : `bench/consent-write.sql DOES NOT MATCH the service's write (${statements.write.join(' | ')})`));
+    (sqlMatches
+      ? 'bench/consent-write.sql matches the write statement for statement (kind, table, columns)'
+      : 'bench/consent-write.sql DOES NOT MATCH the service\'s write (see the warning above): the writes ratio is not meaningful'));
   lines.push('(latencies from every response; cpu% = whole machine busy during the measured runs, api% = the API process, 100 = one core)');
   console.log(lines.join('\n'));
 
@@ -570,6 +607,7 @@ async function main(): Promise<void> {
     measurements: rows,
     ratios,
     targets,
+    load_average_when_measuring_started: loadAtStart,
     check_reasons: reasons,
     statements: { ...statements, pgbench_script: script, pgbench_script_matches_service: sqlMatches },
     pass: Object.values(targets).every((t) => t.pass),

@@ -1,7 +1,7 @@
 -- pgbench baseline for one consent write: the statements ConsentsService.record sends through drizzle/node-postgres
 -- for POST /v1/subjects/{id}/consents with one decision (captured from the pg client, see bench/README.md), in the
 -- same order and in one transaction. bench.ts captures the service's statements for one write on every run and
--- reports a mismatch with this file (statement kinds and tables) so it cannot silently drift.
+-- reports a mismatch with this file (statement kinds, tables and column lists) so it cannot silently drift.
 -- Run with -M extended (node-postgres sends unnamed parse/bind/execute).
 --
 -- Variables (-D): tenant (uuid), purpose (key), lo/hi (range of bulk-seeded subjects, ids bulkIdOf(i) in seed.ts),
@@ -17,5 +17,5 @@ select "tenant_id", "key", "version", "legal_basis", "direct_marketing", "automa
 insert into "consent_events" ("id", "tenant_id", "subject_id", "seq", "purpose_key", "purpose_version", "action", "source", "evidence_sealed", "occurred_at", "recorded_at", "prev_hash", "hash") values (gen_random_uuid(), :tenant, :s_id, :seq, :purpose, 1, 'grant', 'api', NULL, now(), now(), nullif(:s_ledger_head, ''), :hash);
 insert into "consent_state" ("tenant_id", "subject_id", "purpose_key", "status", "purpose_version", "since", "event_id", "updated_at") values (:tenant, :s_id, :purpose, 'granted', 1, now(), gen_random_uuid(), default) on conflict ("subject_id","purpose_key") do update set "status" = excluded.status, "purpose_version" = excluded.purpose_version, "since" = excluded.since, "event_id" = excluded.event_id, "updated_at" = now() where "consent_state"."since" <= excluded.since;
 update "subjects" set "ledger_seq" = :seq, "ledger_head" = :hash where ("subjects"."tenant_id" = :tenant and "subjects"."id" = :s_id);
-insert into "outbox" ("id", "tenant_id", "topic", "payload", "available_at", "status", "attempts", "enqueued_at", "locked_until", "last_error", "created_at", "finished_at") values (gen_random_uuid(), :tenant, 'event', jsonb_build_object('type', 'consent.granted', 'timestamp', now(), 'data', jsonb_build_object('subject_id', :s_id::text, 'purpose', :purpose::text, 'purpose_version', 1, 'source', 'api', 'occurred_at', now(), 'ledger_event_id', gen_random_uuid())), default, default, default, default, default, default, default, default);
+insert into "outbox" ("id", "tenant_id", "topic", "payload", "ref_id", "available_at", "status", "attempts", "enqueued_at", "locked_until", "last_error", "created_at", "finished_at") values (gen_random_uuid(), :tenant, 'event', jsonb_build_object('type', 'consent.granted', 'timestamp', now(), 'data', jsonb_build_object('subject_id', :s_id::text, 'purpose', :purpose::text, 'purpose_version', 1, 'source', 'api', 'occurred_at', now(), 'ledger_event_id', gen_random_uuid())), default, default, default, default, default, default, default, default, default);
 COMMIT;

@@ -6,6 +6,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 DEMO_TENANT_NAME="Demo controller"
 PORT="${PORT:-3000}"
+WORKER_HEALTH_PORT="${WORKER_HEALTH_PORT:-$((PORT + 1))}"
 
 # shellcheck source=./services.sh
 source scripts/services.sh
@@ -82,11 +83,19 @@ curl -s -w '\n' -X POST $URL/v1/consents/check \\
   -H "Authorization: Bearer \$TOKEN" -H 'Content-Type: application/json' \\
   -d '{"purpose":"newsletter","identifiers":[{"type":"email","value":"ada@example.com"}]}'
 
+# Webhooks: the event worker runs beside the API (health on http://localhost:$WORKER_HEALTH_PORT/healthz);
+# register a receiver with POST $URL/v1/webhook-endpoints (https; see README "Events and webhooks").
+
 Another token:  npm run -s cli -- token --tenant $TENANT_ID --scope all --ttl 12h
-Stop the API with Ctrl-C; run \`npm run quickstart\` again to restart it (the tenant is kept).
+Stop the API and the worker with Ctrl-C; run \`npm run quickstart\` again to restart them (the tenant is kept).
 ================================================================================
 
 INFO
 
 export PORT
-exec node dist/src/server.js
+# The event worker in the background, stopped with the API.
+WORKER_HEALTH_PORT="$WORKER_HEALTH_PORT" node dist/src/worker.js &
+WORKER_PID=$!
+trap 'kill -TERM "$WORKER_PID" 2>/dev/null; wait "$WORKER_PID" 2>/dev/null' EXIT
+trap 'exit 130' INT TERM
+node dist/src/server.js

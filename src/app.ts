@@ -8,6 +8,7 @@ import { createKeyring } from './lib/keyring.js';
 import { problem } from './lib/problem.js';
 import consentsRoutes from './modules/consents/consents.routes.js';
 import outboxRoutes from './modules/outbox/outbox.routes.js';
+import rightsRequestsRoutes from './modules/rights-requests/rights-requests.routes.js';
 import privacyNoticeRoutes from './modules/privacy-notice/privacy-notice.routes.js';
 import purposesRoutes from './modules/purposes/purposes.routes.js';
 import subjectsRoutes from './modules/subjects/subjects.routes.js';
@@ -130,5 +131,6 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(consentsRoutes);
   await app.register(webhookEndpointsRoutes);
   await app.register(outboxRoutes);
+  await app.register(rightsRequestsRoutes);
   return app;
 }

@@ -31,10 +31,12 @@ const EnvSchema = z.object({
   RATE_LIMIT_WINDOW_MS: z.coerce.number().int().min(1000).default(60000),
   TRUST_PROXY: bool.default(false),
   WEBHOOK_ALLOW_PRIVATE: bool.default(false),
+  SMTP_URL: z.string().url().optional(),
+  SMTP_FROM: z.string().min(3).max(200).default('Rightful <rightful@localhost>'),
   WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(15_000),
   WEBHOOK_RETRY_DELAYS: z.string().default('5s,5m,30m,2h,5h,10h,14h,20h,24h'),
   WEBHOOK_DISABLE_AFTER: z.string().default('5d'),
-  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(500).default(32),
+  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(200).default(16),
   WORKER_HEALTH_PORT: z.coerce.number().int().min(0).max(65535).default(3001),
   OUTBOX_SWEEP_MS: z.coerce.number().int().min(10).default(1000),
   OUTBOX_RECONCILE_MS: z.coerce.number().int().min(100).default(30_000),
@@ -62,6 +64,7 @@ export type Config = {
   rateLimit: { max: number; windowMs: number };
   trustProxy: boolean;
   webhooks: { allowPrivate: boolean; timeoutMs: number; retryDelaysMs: number[]; disableAfterMs: number; jitter: number };
+  smtp: { url: string; from: string } | null;
   worker: { concurrency: number; healthPort: number; sweepMs: number; reconcileMs: number; visibilityTimeoutMs: number };
 };
 
@@ -116,6 +119,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       disableAfterMs,
       jitter: 0.2,
     },
+    smtp: e.SMTP_URL ? { url: e.SMTP_URL, from: e.SMTP_FROM } : null,
     worker: {
       concurrency: e.WORKER_CONCURRENCY,
       healthPort: e.WORKER_HEALTH_PORT,

@@ -15,20 +15,36 @@ import { createTenantsService } from './modules/tenants/tenants.service.js';
 import { createOutboxRepo } from './modules/outbox/outbox.repo.js';
 import { createWebhookEndpointsRepo } from './modules/webhook-endpoints/webhook-endpoints.repo.js';
 import { createWebhookEndpointsService } from './modules/webhook-endpoints/webhook-endpoints.service.js';
+import { createRightsRequestsRepo } from './modules/rights-requests/rights-requests.repo.js';
+import { createRightsRequestsService } from './modules/rights-requests/rights-requests.service.js';
 
 export function createServices(deps: { db: Db; keyring: Keyring; allowPrivateWebhooks: boolean; clock?: () => Date }) {
   const { db, keyring } = deps;
   const outbox = createOutboxRepo(db);
-  const tenants = createTenantsService({ repo: createTenantsRepo(db), keyring });
+  const tenantsRepo = createTenantsRepo(db);
+  const tenants = createTenantsService({ repo: tenantsRepo, keyring });
   const purposesRepo = createPurposesRepo(db);
   const subjectsRepo = createSubjectsRepo(db);
   const subjects = createSubjectsService({ db, repo: subjectsRepo, keyring, outbox });
+  const privacyNotice = createPrivacyNoticeService({ purposes: purposesRepo, tenants });
+  const consents = createConsentsService({ db, repo: createConsentsRepo(db), subjectsRepo, subjects, purposes: purposesRepo, outbox, clock: deps.clock });
   return {
     tenants,
     purposes: createPurposesService({ db, repo: purposesRepo }),
-    privacyNotice: createPrivacyNoticeService({ purposes: purposesRepo, tenants }),
+    privacyNotice,
     subjects,
-    consents: createConsentsService({ db, repo: createConsentsRepo(db), subjectsRepo, subjects, purposes: purposesRepo, outbox, clock: deps.clock }),
+    consents,
+    rightsRequests: createRightsRequestsService({
+      db,
+      repo: createRightsRequestsRepo(db),
+      tenants: tenantsRepo,
+      subjectsRepo,
+      subjects,
+      consents,
+      privacyNotice,
+      outbox,
+      clock: deps.clock,
+    }),
     webhookEndpoints: createWebhookEndpointsService({
       db,
       repo: createWebhookEndpointsRepo(db),

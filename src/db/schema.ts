@@ -6,3 +6,4 @@ export * from '../modules/consents/consents.table.js';
 export * from '../modules/idempotency/idempotency.table.js';
 export * from '../modules/outbox/outbox.table.js';
 export * from '../modules/webhook-endpoints/webhook-endpoints.table.js';
+export * from '../modules/rights-requests/rights-requests.table.js';

@@ -23,7 +23,22 @@ retry with the same key and body returns the first answer; the same key with ano
 **Pagination.** Lists take \`limit\` and \`cursor\` and return \`next_cursor\` (null on the last page).
 
 **Limits.** Bodies up to 64 KiB (1 MiB for consent checks); JSON nesting up to 32 levels; strings must be
-valid Unicode without NUL. Rate limits are per client; a 429 or 503 carries \`Retry-After\`.`;
+valid Unicode without NUL. Rate limits are per client; a 429 or 503 carries \`Retry-After\`.
+
+**Webhooks.** Registered endpoints receive events as Standard Webhooks: a JSON body \`{type, timestamp, data}\` and
+the headers \`webhook-id\` (\`msg_<event id>\`, the same on every retry and redelivery: deduplicate on it),
+\`webhook-timestamp\` (Unix seconds) and \`webhook-signature\` (\`v1,<base64 HMAC-SHA256 of "id.timestamp.body">\`
+keyed with the base64 part of the \`whsec_\` secret; two space-separated signatures for 24 hours after a rotation).
+A 2xx within 15 seconds is success; anything else is retried with growing backoff for about three days. Event
+types and their \`data\` (ids and facts only, never identifiers or evidence):
+
+- \`subject.created\`: subject_id
+- \`consent.granted\`, \`consent.withdrawn\`: subject_id, purpose, purpose_version, source, occurred_at, ledger_event_id
+- \`subject.objected\`: subject_id, scope (direct_marketing | automated_decisions), occurred_at
+- \`request.created\`, \`request.status_changed\` (+ from, to, action), \`request.extended\`, \`request.completed\`:
+  request_id, subject_id, request_type, status, due_date
+- \`request.deadline_approaching\` (+ due_at, days_left) and \`request.overdue\` (+ due_at): reminders to the DPO
+- \`ping\`: endpoint_id (sent by POST /v1/webhook-endpoints/{id}/test)`;
 
 type OpenApiDoc = {
   components?: { schemas?: Record<string, unknown> };
@@ -84,6 +99,8 @@ export default fp(
           { name: 'purposes', description: 'The register of processing purposes (Art. 13, 14, 30)' },
           { name: 'subjects', description: 'Data subjects and their identifiers' },
           { name: 'consents', description: 'The consent ledger, current state, objections and campaign checks' },
+          { name: 'rights-requests', description: 'Data subject requests (Arts. 15-22), their legal deadline (Art. 12(3)) and audit trail' },
+          { name: 'webhooks', description: 'Signed event delivery to the CRM (Standard Webhooks)' },
           { name: 'health', description: 'Liveness and readiness for orchestrators' },
         ],
         components: {

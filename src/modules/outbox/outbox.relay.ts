@@ -12,16 +12,24 @@ export type RelayOptions = { sweepMs: number; reconcileMs: number; visibilityTim
 
 export const jobIdOf = (row: { id: string; attempts: number }) => `ob-${row.id}-${row.attempts}`;
 
-export function createRelay(deps: { repo: OutboxRepo; queue: Queue; log: Logger; options: RelayOptions }) {
+export function createRelay(deps: { repo: OutboxRepo; queue: Queue; log: Logger; options: RelayOptions; clock?: () => Date }) {
   const { repo, queue, log, options } = deps;
+  // Due-ness follows the injected clock, so tests can move time forward to a reminder without waiting for it.
+  const clock = deps.clock ?? (() => new Date());
   let running = false;
   let wake: (() => void) | null = null;
+  // A NOTIFY that arrives while a sweep runs must not wait for the next poll.
+  let notified = false;
   let listener: pg.Client | null = null;
   let loops: Promise<void>[] = [];
   let lastReconcile = 0;
 
   const nap = (ms: number) =>
     new Promise<void>((resolve) => {
+      if (notified) {
+        notified = false;
+        return resolve();
+      }
       const timer = setTimeout(done, ms);
       function done() {
         clearTimeout(timer);
@@ -39,7 +47,10 @@ export function createRelay(deps: { repo: OutboxRepo; queue: Queue; log: Logger;
       listener = null;
       client.end().catch(() => {});
     });
-    client.on('notification', () => wake?.());
+    client.on('notification', () => {
+      if (wake) wake();
+      else notified = true;
+    });
     try {
       await client.connect();
       await client.query(`LISTEN ${OUTBOX_CHANNEL}`);
@@ -52,7 +63,7 @@ export function createRelay(deps: { repo: OutboxRepo; queue: Queue; log: Logger;
 
   /** Claims one batch and hands it to the queue; returns how many rows it moved. */
   async function sweep(): Promise<number> {
-    const rows = await repo.claimDue(options.batch);
+    const rows = await repo.claimDue(options.batch, clock());
     if (rows.length === 0) return 0;
     try {
       await queue.addBulk(rows.map((r) => ({ name: r.topic, data: { outbox_id: r.id }, opts: { jobId: jobIdOf(r) } })));
@@ -70,9 +81,12 @@ export function createRelay(deps: { repo: OutboxRepo; queue: Queue; log: Logger;
     for (const r of rows) {
       const job = await queue.getJob(jobIdOf(r));
       const state = job ? await job.getState() : 'missing';
-      // An active job whose processor let its row hold expire has a dead (or hung) processor: the row goes back.
-      const abandoned = state === 'active' && r.taken;
-      if (abandoned || state === 'missing' || state === 'unknown' || state === 'failed' || state === 'completed') {
+      // Only a job still queued is left alone. Any other state means the row's job is gone or its processor is:
+      // finished without finishing the row, failed, vanished with Redis, or active past the visibility timeout
+      // with no hold on the row (a processor takes its row first thing; the row's hold has expired, or was never
+      // taken because the processor died). A processor that is merely slow then fails its take, harmlessly.
+      const queued = state === 'waiting' || state === 'delayed' || state === 'prioritized' || state === 'waiting-children';
+      if (!queued) {
         await repo.requeue(r.id, r.attempts);
         requeued++;
       }
@@ -86,6 +100,7 @@ export function createRelay(deps: { repo: OutboxRepo; queue: Queue; log: Logger;
     while (running) {
       try {
         await listen();
+        notified = false;
         const moved = await sweep();
         if (Date.now() - lastReconcile >= options.reconcileMs) {
           lastReconcile = Date.now();

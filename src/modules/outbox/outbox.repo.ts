@@ -3,7 +3,7 @@ import type { Tx } from '../../db/client.js';
 import { outbox } from './outbox.table.js';
 
 export type OutboxRow = typeof outbox.$inferSelect;
-export type NewOutboxRow = { id?: string; tenantId: string; topic: string; payload: Record<string, unknown>; availableAt?: Date };
+export type NewOutboxRow = { id?: string; tenantId: string; topic: string; payload: Record<string, unknown>; availableAt?: Date; refId?: string };
 
 export function createOutboxRepo(db: Tx) {
   return {
@@ -16,11 +16,11 @@ export function createOutboxRepo(db: Tx) {
     },
 
     /** Claims due rows for the queue: SKIP LOCKED lets several relays run without taking the same row. */
-    async claimDue(limit: number, tx: Tx = db): Promise<Pick<OutboxRow, 'id' | 'topic' | 'attempts'>[]> {
+    async claimDue(limit: number, now: Date, tx: Tx = db): Promise<Pick<OutboxRow, 'id' | 'topic' | 'attempts'>[]> {
       const result = await tx.execute<{ id: string; topic: string; attempts: number }>(sql`
         UPDATE outbox o SET status = 'enqueued', enqueued_at = now(), attempts = o.attempts + 1, locked_until = NULL
          WHERE o.id IN (
-           SELECT id FROM outbox WHERE status = 'pending' AND available_at <= now()
+           SELECT id FROM outbox WHERE status = 'pending' AND available_at <= ${now.toISOString()}::timestamptz
             ORDER BY available_at LIMIT ${limit} FOR UPDATE SKIP LOCKED)
         RETURNING o.id, o.topic, o.attempts`);
       return result.rows;
@@ -40,9 +40,9 @@ export function createOutboxRepo(db: Tx) {
       olderThanMs: number,
       limit: number,
       tx: Tx = db,
-    ): Promise<{ id: string; topic: string; attempts: number; taken: boolean }[]> {
-      const result = await tx.execute<{ id: string; topic: string; attempts: number; taken: boolean }>(sql`
-        SELECT id, topic, attempts, locked_until IS NOT NULL AS taken FROM outbox
+    ): Promise<{ id: string; topic: string; attempts: number }[]> {
+      const result = await tx.execute<{ id: string; topic: string; attempts: number }>(sql`
+        SELECT id, topic, attempts FROM outbox
          WHERE status = 'enqueued' AND enqueued_at < now() - make_interval(secs => ${olderThanMs / 1000})
            AND (locked_until IS NULL OR locked_until < now())
          ORDER BY enqueued_at LIMIT ${limit}`);
@@ -58,13 +58,17 @@ export function createOutboxRepo(db: Tx) {
 
     /** A processor takes the row for holdMs; null when it is finished or another processor holds it. */
     async take(id: string, holdMs: number, tx: Tx = db): Promise<OutboxRow | null> {
-      const result = await tx.execute<Record<string, unknown>>(sql`
-        UPDATE outbox SET locked_until = now() + make_interval(secs => ${holdMs / 1000})
-         WHERE id = ${id} AND status = 'enqueued' AND (locked_until IS NULL OR locked_until < now())
-        RETURNING id`);
-      if (result.rows.length === 0) return null;
-      const [row] = await tx.select().from(outbox).where(eq(outbox.id, id));
+      const [row] = await tx
+        .update(outbox)
+        .set({ lockedUntil: sql`now() + make_interval(secs => ${holdMs / 1000})` })
+        .where(and(eq(outbox.id, id), eq(outbox.status, 'enqueued'), sql`(${outbox.lockedUntil} IS NULL OR ${outbox.lockedUntil} < now())`))
+        .returning();
       return row ?? null;
+    },
+
+    async findById(id: string, tx: Tx = db): Promise<OutboxRow | undefined> {
+      const [row] = await tx.select().from(outbox).where(eq(outbox.id, id)).limit(1);
+      return row;
     },
 
     async finish(id: string, status: 'done' | 'dead' | 'cancelled', error: string | null, tx: Tx = db): Promise<void> {
@@ -77,6 +81,14 @@ export function createOutboxRepo(db: Tx) {
         .update(outbox)
         .set({ status: 'pending', availableAt: at, enqueuedAt: null, lockedUntil: null, lastError: error })
         .where(eq(outbox.id, id));
+    },
+
+    /** Cancels the pending rows about `refId` (optionally only some topics or event types), in the caller's transaction. */
+    async cancelPendingFor(refId: string, eventTypes: string[], tx: Tx): Promise<number> {
+      const result = await tx.execute(sql`
+        UPDATE outbox SET status = 'cancelled', finished_at = now(), last_error = 'superseded'
+         WHERE ref_id = ${refId} AND status = 'pending' AND payload->>'type' = ANY(${sql.param(eventTypes)}::text[])`);
+      return result.rowCount ?? 0;
     },
 
     async overdueCount(tenantId: string, tx: Tx = db): Promise<number> {

@@ -16,6 +16,8 @@ export const outbox = pgTable(
     topic: text('topic').notNull(),
     // Ids and facts only, never personal data.
     payload: jsonb('payload').$type<Record<string, unknown>>().notNull(),
+    // What the row is about (e.g. the rights request a reminder belongs to), so it can be cancelled or moved.
+    refId: uuid('ref_id'),
     availableAt: timestamp('available_at', { withTimezone: true, precision: 3 }).notNull().default(sql`now()`),
     status: text('status', { enum: OUTBOX_STATUSES }).notNull().default('pending'),
     // Times the row was handed to the queue; part of the job id, so a re-enqueue is a new job.
@@ -31,5 +33,6 @@ export const outbox = pgTable(
     index('outbox_due').on(t.availableAt).where(sql`status = 'pending'`),
     index('outbox_in_flight').on(t.enqueuedAt).where(sql`status = 'enqueued'`),
     index('outbox_tenant_status').on(t.tenantId, t.status),
+    index('outbox_ref_pending').on(t.refId).where(sql`status = 'pending'`),
   ],
 );

@@ -7,6 +7,8 @@ import pino, { type Logger } from 'pino';
 import type { Config } from '../../config.js';
 import { createDb, createPool } from '../../db/client.js';
 import { createKeyring } from '../../lib/keyring.js';
+import { createDpoAlerts, EMAIL_TOPIC } from '../rights-requests/rights-requests.alerts.js';
+import { createTenantsRepo } from '../tenants/tenants.repo.js';
 import { createWebhookJobs } from '../webhook-endpoints/webhook-endpoints.jobs.js';
 import { createWebhookEndpointsRepo } from '../webhook-endpoints/webhook-endpoints.repo.js';
 import { createSender } from '../webhook-endpoints/webhook-endpoints.sender.js';
@@ -23,9 +25,11 @@ export type WorkerRuntime = {
   port: number | null;
 };
 
+/** `clock` decides when outbox rows are due (tests move it forward to reach a reminder); deliveries keep real time. */
 export async function startWorker(config: Config, opts: { log?: Logger; clock?: () => Date; healthPort?: number | null } = {}): Promise<WorkerRuntime> {
   const log = opts.log ?? pino({ level: config.logLevel, base: { process: 'worker' } });
-  const pool = createPool(config.database, log);
+  // One connection per job the worker may run at once, and two for the relay.
+  const pool = createPool({ ...config.database, poolMax: Math.max(config.database.poolMax, config.worker.concurrency + 2) }, log);
   const db = createDb(pool);
   const outbox = createOutboxRepo(db);
   const endpoints = createWebhookEndpointsRepo(db);
@@ -38,8 +42,9 @@ export async function startWorker(config: Config, opts: { log?: Logger; clock?: 
     keyring: createKeyring(config),
     policy: { retryDelaysMs: config.webhooks.retryDelaysMs, disableAfterMs: config.webhooks.disableAfterMs, jitter: config.webhooks.jitter },
     log,
-    clock: opts.clock,
   });
+
+  const alerts = createDpoAlerts({ db, outbox, tenants: createTenantsRepo(db), smtp: config.smtp, retryDelaysMs: config.webhooks.retryDelaysMs, log });
 
   const redisOptions = { connectTimeout: 2000, retryStrategy: (n: number) => Math.min(n * 200, 2000) };
   // The producer fails fast while Redis is down (the relay puts rows back); the worker connection waits it out.
@@ -74,8 +79,9 @@ export async function startWorker(config: Config, opts: { log?: Logger; clock?: 
   const processor = async (job: Job<{ outbox_id: string }>) => {
     const row = await outbox.take(job.data.outbox_id, holdMs);
     if (!row) return 'skipped'; // finished already, or another processor holds it
-    if (row.topic === EVENT_TOPIC) await jobs.fanOut(row);
+    if (row.topic === EVENT_TOPIC) await jobs.fanOut(row, await alerts.rowsFor(row));
     else if (row.topic === DELIVERY_TOPIC) await jobs.deliver(row);
+    else if (row.topic === EMAIL_TOPIC) await alerts.send(row);
     else await outbox.finish(row.id, 'dead', `no processor for topic ${row.topic}`);
     return 'done';
   };
@@ -97,6 +103,7 @@ export async function startWorker(config: Config, opts: { log?: Logger; clock?: 
     repo: outbox,
     queue,
     log,
+    clock: opts.clock,
     options: {
       sweepMs: config.worker.sweepMs,
       reconcileMs: config.worker.reconcileMs,
@@ -134,6 +141,7 @@ export async function startWorker(config: Config, opts: { log?: Logger; clock?: 
         if ((await Promise.race([graceful.then(() => 'closed' as const), timer])) === 'timeout') await worker.close(true);
         await queue.close().catch(() => {});
         sender.close();
+        alerts.close();
         producer.disconnect();
         consumer.disconnect();
         await new Promise<void>((r) => (server ? server.close(() => r()) : r()));

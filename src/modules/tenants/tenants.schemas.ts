@@ -14,6 +14,7 @@ export const TenantSchema = z
     holiday_calendar: z.string().nullable().describe('ISO 3166 country or country-region code whose public holidays move a deadline, e.g. BG, DE-BY, GB-SCT'),
     reminder_offsets_days: z.array(z.number().int()).describe('Days before a deadline on which the DPO is reminded'),
     default_locale: LocaleSchema,
+    dpo_email: z.string().nullable().describe('The DPO address that reminders and new-request alerts are emailed to (when the operator set SMTP_URL)'),
     created_at: z.iso.datetime(),
     updated_at: z.iso.datetime(),
   })
@@ -36,6 +37,7 @@ export const TenantSettingsSchema = z.object({
     .optional()
     .describe('Days before the deadline to remind the DPO, e.g. [7, 2]'),
   default_locale: LocaleSchema.optional(),
+  dpo_email: z.email().max(254).nullable().optional().describe('The DPO address for reminder emails; null to stop emails'),
 });
 
 export const UpdateTenantBody = TenantSettingsSchema.strict().meta({ id: 'UpdateTenant', description: 'Settings to change; absent fields stay as they are' });

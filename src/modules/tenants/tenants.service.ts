@@ -26,6 +26,7 @@ export function toTenant(row: TenantRow): Tenant {
     holiday_calendar: row.holidayCalendar,
     reminder_offsets_days: row.reminderOffsetsDays,
     default_locale: row.defaultLocale,
+    dpo_email: row.dpoEmail,
     created_at: row.createdAt.toISOString(),
     updated_at: row.updatedAt.toISOString(),
   };
@@ -68,6 +69,7 @@ export function createTenantsService(deps: { repo: TenantsRepo; keyring: Keyring
         holidayCalendar: input.holiday_calendar ?? null,
         reminderOffsetsDays: input.reminder_offsets_days ?? [7, 2],
         defaultLocale: input.default_locale ?? 'en',
+        dpoEmail: input.dpo_email ?? null,
         indexKeyWrapped: wrapped,
         keyId,
       });
@@ -89,6 +91,7 @@ export function createTenantsService(deps: { repo: TenantsRepo; keyring: Keyring
         holidayCalendar: patch.holiday_calendar,
         reminderOffsetsDays: patch.reminder_offsets_days,
         defaultLocale: patch.default_locale,
+        dpoEmail: patch.dpo_email,
       });
       if (!row) throw new UnknownTenant();
       cache.delete(tenantId);

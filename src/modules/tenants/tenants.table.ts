@@ -11,6 +11,8 @@ export const tenants = pgTable('tenants', {
   holidayCalendar: text('holiday_calendar'),
   reminderOffsetsDays: integer('reminder_offsets_days').array().notNull().default(sql`'{7,2}'::integer[]`),
   defaultLocale: text('default_locale').notNull().default('en'),
+  // Where reminders and new-request alerts are emailed when SMTP_URL is set (the DPO's work address).
+  dpoEmail: text('dpo_email'),
   // Per-tenant key for blind indexes, wrapped by the master key named by key_id.
   indexKeyWrapped: bytea('index_key_wrapped').notNull(),
   keyId: text('key_id').notNull(),

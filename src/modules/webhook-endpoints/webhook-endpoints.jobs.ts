@@ -6,7 +6,7 @@ import { open } from '../../lib/crypto.js';
 import type { Keyring } from '../../lib/keyring.js';
 import { signatureHeader } from '../../lib/webhook-signing.js';
 import { DELIVERY_TOPIC, type EventPayload } from '../outbox/outbox.events.js';
-import type { OutboxRepo, OutboxRow } from '../outbox/outbox.repo.js';
+import type { NewOutboxRow, OutboxRepo, OutboxRow } from '../outbox/outbox.repo.js';
 import type { EndpointRow, WebhookEndpointsRepo } from './webhook-endpoints.repo.js';
 import type { Sender } from './webhook-endpoints.sender.js';
 
@@ -18,7 +18,7 @@ export type DeliveryPolicy = {
   jitter: number;
 };
 
-export const secretAad = (endpointId: string, which: 'current' | 'previous') => `webhook-secret:${endpointId}:${which}`;
+export const secretAad = (endpointId: string, which: 'current' | 'previous' | 'idempotency') => `webhook-secret:${endpointId}:${which}`;
 
 /** The secrets that sign right now: the current one, and the previous one during its grace period. */
 export function activeSecrets(keyring: Keyring, e: EndpointRow, now: Date): string[] {
@@ -44,7 +44,8 @@ export function createWebhookJobs(deps: {
   const { db, outbox, endpoints, sender, keyring, policy, log } = deps;
   const clock = deps.clock ?? (() => new Date());
 
-  async function fanOut(row: OutboxRow): Promise<void> {
+  /** `also`: further rows the event needs (DPO emails), written in the same transaction as the deliveries. */
+  async function fanOut(row: OutboxRow, also: NewOutboxRow[] = []): Promise<void> {
     const event = row.payload as unknown as EventPayload;
     const body = JSON.stringify({ type: event.type, timestamp: event.timestamp, data: event.data });
     await inTransaction(db, async (tx) => {
@@ -53,7 +54,12 @@ export function createWebhookJobs(deps: {
         targets.map((e) => ({ id: crypto.randomUUID(), tenantId: row.tenantId, endpointId: e.id, eventId: row.id, eventType: event.type, body })),
         tx,
       );
-      await outbox.insert(created.map((d) => ({ tenantId: row.tenantId, topic: DELIVERY_TOPIC, payload: { delivery_id: d.id } })), tx);
+      // A delivery is due when its event was (the event's time, not the database's: the relay's clock decides).
+      await outbox.insert(
+        created.map((d) => ({ tenantId: row.tenantId, topic: DELIVERY_TOPIC, payload: { delivery_id: d.id }, availableAt: row.availableAt })),
+        tx,
+      );
+      await outbox.insert(also, tx);
       await outbox.finish(row.id, 'done', null, tx);
     });
   }

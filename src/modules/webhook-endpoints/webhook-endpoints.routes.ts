@@ -37,7 +37,12 @@ const routes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request, reply) =>
-      idempotency.respond(request, reply, async () => ({ status: 201, body: await service.create(principalOf(request).tenantId, request.body) })),
+      idempotency.respond(
+        request,
+        reply,
+        async (tx) => ({ status: 201, body: await service.create(principalOf(request).tenantId, request.body, tx) }),
+        service.createdReplay,
+      ),
   );
 
   app.get(

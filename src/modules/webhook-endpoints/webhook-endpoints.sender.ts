@@ -2,7 +2,8 @@
 // (headers, body and trickling included), a response read cap, no redirects, public addresses only.
 import http from 'node:http';
 import https from 'node:https';
-import { guardedLookup } from '../../lib/ssrf.js';
+import { isIP } from 'node:net';
+import { guardedLookup, isPrivateAddress } from '../../lib/ssrf.js';
 
 export type SendResult = { statusCode: number | null; durationMs: number; error: string | null };
 
@@ -10,7 +11,9 @@ export type SenderOptions = { timeoutMs: number; allowPrivate: boolean; maxRespo
 
 export function createSender(opts: SenderOptions) {
   const lookup = guardedLookup(opts.allowPrivate) as unknown as http.AgentOptions['lookup'];
-  const agentOptions = { keepAlive: true, maxSockets: 64, maxFreeSockets: 16, lookup };
+  // Idle sockets are closed after 4 s, before a receiver's own keep-alive timeout (Node's is 5 s) closes them
+  // under a request that is about to reuse one.
+  const agentOptions = { keepAlive: true, maxSockets: 64, maxFreeSockets: 16, timeout: 4000, lookup };
   const agents = { 'http:': new http.Agent(agentOptions), 'https:': new https.Agent(agentOptions) };
   const maxResponseBytes = opts.maxResponseBytes ?? 64 * 1024;
 
@@ -19,6 +22,8 @@ export function createSender(opts: SenderOptions) {
       const started = performance.now();
       return new Promise((resolve) => {
         let settled = false;
+        // Declared before finish: the early exits below call finish before the request (and its timer) exist.
+        let deadline: NodeJS.Timeout | undefined;
         const finish = (statusCode: number | null, error: string | null) => {
           if (settled) return;
           settled = true;
@@ -34,13 +39,16 @@ export function createSender(opts: SenderOptions) {
         const transport = target.protocol === 'https:' ? https : http;
         const agent = agents[target.protocol as 'http:' | 'https:'];
         if (!agent) return finish(null, 'unsupported scheme');
+        // Node connects to an IP literal without calling `lookup`, so the guard there never sees it: check it here.
+        const literal = target.hostname.replace(/^\[|\]$/g, '');
+        if (!opts.allowPrivate && isIP(literal) && isPrivateAddress(literal)) return finish(null, 'destination address is not public');
         const req = transport.request(target, {
           method: 'POST',
           agent,
           lookup,
           headers: { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body).toString(), 'user-agent': 'Rightful-Webhooks/1' },
         });
-        const deadline = setTimeout(() => {
+        deadline = setTimeout(() => {
           req.destroy();
           finish(null, `timeout after ${opts.timeoutMs} ms`);
         }, opts.timeoutMs);

@@ -1,4 +1,4 @@
-import { inTransaction, type Db } from '../../db/client.js';
+import { inTransaction, type Db, type Tx } from '../../db/client.js';
 import { open, seal } from '../../lib/crypto.js';
 import { decodeCursor, encodeCursor } from '../../lib/cursor.js';
 import { Conflict, ValidationFailed } from '../../lib/errors.js';
@@ -67,7 +67,8 @@ export function createWebhookEndpointsService(deps: {
   }
 
   return {
-    async create(tenantId: string, input: { url: string; event_types: string[]; description?: string }) {
+    /** `tx`: the Idempotency-Key transaction, so the endpoint and the stored answer commit together. */
+    async create(tenantId: string, input: { url: string; event_types: string[]; description?: string }, tx: Tx = db) {
       const url = checkedUrl(input.url);
       const id = crypto.randomUUID();
       const secret = newWebhookSecret();
@@ -79,8 +80,26 @@ export function createWebhookEndpointsService(deps: {
         description: input.description ?? null,
         secretSealed: seal(keyring.current.key, Buffer.from(secret), secretAad(id, 'current')),
         keyId: keyring.current.id,
-      });
+      }, tx);
       return { ...toEndpoint(row), secret };
+    },
+
+    /**
+     * Idempotent-replay storage for a create answer: the secret is sealed like the endpoint's own copy, so
+     * idempotency_keys never holds it in plaintext; a replay opens it and returns the first answer unchanged.
+     */
+    createdReplay: {
+      store(body: Endpoint & { secret: string }): object {
+        const { secret, ...rest } = body;
+        const sealed = seal(keyring.current.key, Buffer.from(secret), secretAad(body.id, 'idempotency'));
+        return { ...rest, secret_sealed: sealed.toString('base64'), key_id: keyring.current.id };
+      },
+      async replay(stored: unknown): Promise<Endpoint & { secret: string }> {
+        const { secret_sealed: sealed, key_id: keyId, ...rest } = stored as Endpoint & { secret_sealed: string; key_id: string };
+        const master = keyring.all.get(keyId);
+        if (!master) throw new Error(`master key ${keyId} is not configured`);
+        return { ...rest, secret: open(master, Buffer.from(sealed, 'base64'), secretAad(rest.id, 'idempotency')).toString('utf8') };
+      },
     },
 
     async get(tenantId: string, id: string): Promise<Endpoint> {

@@ -1,0 +1,86 @@
+// DPO alerts by email: when SMTP_URL is set and the tenant has a dpo_email, new requests and deadline reminders
+// are mailed as well as sent to webhooks. The mail holds ids, types and dates only, never personal data.
+import nodemailer from 'nodemailer';
+import type { Logger } from 'pino';
+import { inTransaction, type Db } from '../../db/client.js';
+import type { EventPayload } from '../outbox/outbox.events.js';
+import type { NewOutboxRow, OutboxRepo, OutboxRow } from '../outbox/outbox.repo.js';
+import type { TenantsRepo } from '../tenants/tenants.repo.js';
+
+export const EMAIL_TOPIC = 'email.dpo';
+const ALERTED = new Set(['request.created', 'request.deadline_approaching', 'request.overdue']);
+
+function compose(event: EventPayload): { subject: string; text: string } {
+  const d = event.data;
+  const what = `${String(d.request_type ?? 'rights')} request ${String(d.request_id)}`;
+  if (event.type === 'request.created') {
+    return { subject: `New ${what}`, text: `A new ${what} was received. It is due on ${String(d.due_date)}.` };
+  }
+  if (event.type === 'request.overdue') {
+    return { subject: `Overdue: ${what}`, text: `The ${what} was due on ${String(d.due_date)} and is still open.` };
+  }
+  return {
+    subject: `Due in ${String(d.days_left)} days: ${what}`,
+    text: `The ${what} is due on ${String(d.due_date)} (${String(d.days_left)} days left).`,
+  };
+}
+
+export function createDpoAlerts(deps: {
+  db: Db;
+  outbox: OutboxRepo;
+  tenants: TenantsRepo;
+  smtp: { url: string; from: string } | null;
+  retryDelaysMs: number[];
+  log: Logger;
+}) {
+  const { db, outbox, tenants, smtp, log } = deps;
+  const transport = smtp ? nodemailer.createTransport(smtp.url) : null;
+
+  return {
+    /** The email rows an event needs, to be written in the fan-out's transaction. */
+    async rowsFor(event: OutboxRow): Promise<NewOutboxRow[]> {
+      const type = String(event.payload.type);
+      if (!transport || !ALERTED.has(type)) return [];
+      const tenant = await tenants.findById(event.tenantId);
+      if (!tenant?.dpoEmail) return [];
+      return [{ tenantId: event.tenantId, topic: EMAIL_TOPIC, payload: { event_id: event.id }, refId: event.refId ?? undefined, availableAt: event.availableAt }];
+    },
+
+    /** Sends one alert; a failure is retried on the webhook schedule, then the row is dead. */
+    async send(row: OutboxRow): Promise<void> {
+      const eventId = String(row.payload.event_id);
+      const event = await outbox.findById(eventId);
+      const tenant = await tenants.findById(row.tenantId);
+      if (!transport || !event || !tenant?.dpoEmail) {
+        await outbox.finish(row.id, 'cancelled', 'no SMTP transport or no DPO address', db);
+        return;
+      }
+      const { subject, text } = compose(event.payload as unknown as EventPayload);
+      try {
+        await transport.sendMail({
+          from: smtp!.from,
+          to: tenant.dpoEmail,
+          subject: `[Rightful] ${subject}`,
+          text,
+          // Mail clients deduplicate on Message-ID if a crash makes the worker send it twice.
+          messageId: `<${eventId}@rightful>`,
+          headers: { 'X-Rightful-Event': String(event.payload.type) },
+        });
+        await outbox.finish(row.id, 'done', null, db);
+      } catch (err) {
+        const delay = deps.retryDelaysMs[row.attempts - 1];
+        const reason = `smtp: ${(err as { code?: string }).code ?? 'send failed'}`;
+        log.warn({ outbox_id: row.id, reason }, 'DPO alert not sent');
+        await inTransaction(db, async (tx) => {
+          if (delay === undefined) await outbox.finish(row.id, 'dead', reason, tx);
+          else await outbox.retryAt(row.id, new Date(Date.now() + delay), reason, tx);
+        });
+      }
+    },
+
+    close(): void {
+      transport?.close();
+    },
+  };
+}
+export type DpoAlerts = ReturnType<typeof createDpoAlerts>;

@@ -1,0 +1,96 @@
+import { and, asc, desc, eq, gt, inArray, lt, lte, or, sql, type SQL } from 'drizzle-orm';
+import type { Tx } from '../../db/client.js';
+import { rightsRequestEvents, rightsRequests } from './rights-requests.table.js';
+
+export type RequestRow = typeof rightsRequests.$inferSelect;
+export type RequestEventRow = typeof rightsRequestEvents.$inferSelect;
+
+const OPEN = ['received', 'awaiting_identity', 'in_progress'] as const;
+
+export type RequestFilters = {
+  status?: RequestRow['status'];
+  type?: RequestRow['type'];
+  subjectId?: string;
+  assignee?: string;
+  overdue?: boolean;
+  dueBefore?: string;
+};
+
+export function createRightsRequestsRepo(db: Tx) {
+  return {
+    async insert(row: typeof rightsRequests.$inferInsert, tx: Tx): Promise<RequestRow> {
+      const [created] = await tx.insert(rightsRequests).values(row).returning();
+      return created!;
+    },
+    async find(tenantId: string, id: string, tx: Tx = db): Promise<RequestRow | undefined> {
+      const [row] = await tx.select().from(rightsRequests).where(and(eq(rightsRequests.tenantId, tenantId), eq(rightsRequests.id, id))).limit(1);
+      return row;
+    },
+    /** Takes the request's row lock: its transitions are serialised. */
+    async lock(tenantId: string, id: string, tx: Tx): Promise<RequestRow | undefined> {
+      const [row] = await tx
+        .select()
+        .from(rightsRequests)
+        .where(and(eq(rightsRequests.tenantId, tenantId), eq(rightsRequests.id, id)))
+        .for('update')
+        .limit(1);
+      return row;
+    },
+    async update(id: string, patch: Partial<typeof rightsRequests.$inferInsert>, tx: Tx): Promise<RequestRow> {
+      const [row] = await tx.update(rightsRequests).set({ ...patch, updatedAt: new Date() }).where(eq(rightsRequests.id, id)).returning();
+      return row!;
+    },
+    async list(tenantId: string, f: RequestFilters, now: Date, page: { before?: { createdAt: string; id: string }; limit: number }, tx: Tx = db) {
+      const conds: (SQL | undefined)[] = [eq(rightsRequests.tenantId, tenantId)];
+      if (f.status) conds.push(eq(rightsRequests.status, f.status));
+      if (f.type) conds.push(eq(rightsRequests.type, f.type));
+      if (f.subjectId) conds.push(eq(rightsRequests.subjectId, f.subjectId));
+      if (f.assignee) conds.push(eq(rightsRequests.assignee, f.assignee));
+      if (f.dueBefore) conds.push(lte(rightsRequests.dueDate, f.dueBefore));
+      const overdue = and(inArray(rightsRequests.status, [...OPEN]), lt(rightsRequests.dueAt, now));
+      if (f.overdue === true) conds.push(overdue);
+      // Parenthesised: and() does not wrap its parts, so a bare OR would escape the tenant and the other filters.
+      if (f.overdue === false) conds.push(sql`(NOT (${overdue ?? sql`false`}) OR ${rightsRequests.dueAt} IS NULL)`);
+      if (page.before) {
+        const at = new Date(page.before.createdAt);
+        conds.push(or(lt(rightsRequests.createdAt, at), and(eq(rightsRequests.createdAt, at), lt(rightsRequests.id, page.before.id))));
+      }
+      return tx
+        .select()
+        .from(rightsRequests)
+        .where(and(...conds))
+        .orderBy(desc(rightsRequests.createdAt), desc(rightsRequests.id))
+        .limit(page.limit);
+    },
+    async nextSeq(requestId: string, tx: Tx): Promise<number> {
+      const [row] = await tx
+        .select({ n: sql<number>`coalesce(max(${rightsRequestEvents.seq}), 0)::int` })
+        .from(rightsRequestEvents)
+        .where(eq(rightsRequestEvents.requestId, requestId));
+      return (row?.n ?? 0) + 1;
+    },
+    async insertEvent(row: typeof rightsRequestEvents.$inferInsert, tx: Tx): Promise<void> {
+      await tx.insert(rightsRequestEvents).values(row);
+    },
+    async events(tenantId: string, requestId: string, afterSeq: number, limit: number, tx: Tx = db): Promise<RequestEventRow[]> {
+      return tx
+        .select()
+        .from(rightsRequestEvents)
+        .where(and(eq(rightsRequestEvents.tenantId, tenantId), eq(rightsRequestEvents.requestId, requestId), gt(rightsRequestEvents.seq, afterSeq)))
+        .orderBy(asc(rightsRequestEvents.seq))
+        .limit(limit);
+    },
+    async stats(tenantId: string, now: Date, tx: Tx = db) {
+      const result = await tx.execute<{ status: string; type: string; n: number; overdue: number; due_soon: number }>(sql`
+        SELECT status, type, count(*)::int AS n,
+               count(*) FILTER (WHERE due_at < ${now.toISOString()}::timestamptz)::int AS overdue,
+               count(*) FILTER (WHERE due_at >= ${now.toISOString()}::timestamptz
+                                  AND due_at < ${now.toISOString()}::timestamptz + interval '7 days')::int AS due_soon
+          FROM rights_requests
+         WHERE tenant_id = ${tenantId} AND status = ANY(${sql.param([...OPEN])}::text[])
+         GROUP BY status, type`);
+      return result.rows;
+    },
+  };
+}
+export type RightsRequestsRepo = ReturnType<typeof createRightsRequestsRepo>;

@@ -1,0 +1,65 @@
+import { sql } from 'drizzle-orm';
+import { boolean, date, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { subjects } from '../subjects/subjects.table.js';
+import { bytea, tenants } from '../tenants/tenants.table.js';
+
+export const REQUEST_TYPES = ['access', 'rectification', 'erasure', 'restriction', 'portability', 'objection', 'automated_decision', 'information'] as const;
+export const REQUEST_CHANNELS = ['web', 'email', 'phone', 'letter', 'in_person'] as const;
+export const REQUEST_STATUSES = ['received', 'awaiting_identity', 'in_progress', 'completed', 'rejected', 'withdrawn'] as const;
+
+export type StoredPause = { kind: 'identity' | 'clarification'; from: string; to: string | null };
+
+export const rightsRequests = pgTable(
+  'rights_requests',
+  {
+    id: uuid('id').primaryKey(),
+    tenantId: uuid('tenant_id').notNull().references(() => tenants.id),
+    subjectId: uuid('subject_id').notNull().references(() => subjects.id),
+    type: text('type', { enum: REQUEST_TYPES }).notNull(),
+    channel: text('channel', { enum: REQUEST_CHANNELS }).notNull(),
+    status: text('status', { enum: REQUEST_STATUSES }).notNull(),
+    receivedAt: timestamp('received_at', { withTimezone: true, precision: 3 }).notNull(),
+    // Free text from or about the person (the corrections asked, for rectification): sealed under the subject's key.
+    detailsSealed: bytea('details_sealed'),
+    assignee: text('assignee'),
+    dueDate: date('due_date', { mode: 'string' }),
+    dueAt: timestamp('due_at', { withTimezone: true, precision: 3 }),
+    pauses: jsonb('pauses').$type<StoredPause[]>().notNull().default(sql`'[]'::jsonb`),
+    extended: boolean('extended').notNull().default(false),
+    extensionReason: text('extension_reason'),
+    rejectionGround: text('rejection_ground'),
+    // Resolution, rejection detail and the privacy notice attached to an information request.
+    outcome: jsonb('outcome').$type<Record<string, unknown>>(),
+    lastTransitionAt: timestamp('last_transition_at', { withTimezone: true, precision: 3 }).notNull(),
+    closedAt: timestamp('closed_at', { withTimezone: true, precision: 3 }),
+    createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().default(sql`now()`),
+    updatedAt: timestamp('updated_at', { withTimezone: true, precision: 3 }).notNull().default(sql`now()`),
+  },
+  (t) => [
+    index('rights_requests_tenant_created').on(t.tenantId, t.createdAt),
+    index('rights_requests_tenant_due').on(t.tenantId, t.dueAt),
+    index('rights_requests_subject').on(t.subjectId),
+  ],
+);
+
+/** The audit trail: every transition and comment, who and when. Append-only. */
+export const rightsRequestEvents = pgTable(
+  'rights_request_events',
+  {
+    id: uuid('id').primaryKey(),
+    tenantId: uuid('tenant_id').notNull().references(() => tenants.id),
+    requestId: uuid('request_id').notNull().references(() => rightsRequests.id),
+    seq: integer('seq').notNull(),
+    action: text('action').notNull(),
+    fromStatus: text('from_status'),
+    toStatus: text('to_status'),
+    // When it happened (may be earlier than recorded, for what happened on paper or by phone).
+    at: timestamp('at', { withTimezone: true, precision: 3 }).notNull(),
+    recordedAt: timestamp('recorded_at', { withTimezone: true, precision: 3 }).notNull(),
+    actor: text('actor').notNull(),
+    // Facts of the transition (reason, ground, new due date); free text sealed under the subject's key.
+    facts: jsonb('facts').$type<Record<string, unknown>>(),
+    noteSealed: bytea('note_sealed'),
+  },
+  (t) => [uniqueIndex('rights_request_events_seq').on(t.requestId, t.seq)],
+);
