@@ -10,16 +10,23 @@ export type Db = NodePgDatabase<typeof schema> & { $client: pg.Pool };
 export type Tx = Db | Parameters<Parameters<Db['transaction']>[0]>[0];
 
 // Timestamps travel as strings and become Dates in the repositories; `timestamptz` parsing stays the default.
-export function createPool(config: Config['database'], log: Pick<Logger, 'warn' | 'error'>): pg.Pool {
+export function createPool(
+  config: Config['database'],
+  log: Pick<Logger, 'warn' | 'error'>,
+  opts: { applicationName?: string; asyncCommit?: boolean } = {},
+): pg.Pool {
   const pool = new pg.Pool({
     connectionString: config.url,
+    // Only for work whose loss in a Postgres crash is repaired by redoing it (the worker's bookkeeping): the commit
+    // then does not wait for the WAL flush. Everything acknowledged to a client keeps synchronous_commit = on.
+    ...(opts.asyncCommit ? { options: '-c synchronous_commit=off' } : {}),
     max: config.poolMax,
     connectionTimeoutMillis: config.connectTimeoutMs,
     idleTimeoutMillis: 30_000,
     statement_timeout: config.statementTimeoutMs,
     query_timeout: config.statementTimeoutMs + 1000,
     idle_in_transaction_session_timeout: 10_000,
-    application_name: 'rightful',
+    application_name: opts.applicationName ?? 'rightful',
   });
   // An idle client losing its connection emits 'error' on the pool; unhandled, it would crash the process.
   pool.on('error', (err) => log.warn({ err: { message: err.message, code: (err as { code?: string }).code } }, 'postgres idle client error'));

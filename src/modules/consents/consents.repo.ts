@@ -18,6 +18,20 @@ export type CheckRow = {
 
 export type SubjectStateRow = Pick<ConsentStateRow, 'purposeKey' | 'status' | 'purposeVersion' | 'since' | 'eventId'>;
 
+export type LedgerHead = {
+  id: string;
+  status: 'active' | 'erased';
+  ledgerSeq: number;
+  ledgerHead: string | null;
+  dataKeyWrapped: Buffer | null;
+  keyId: string | null;
+  purposes: { key: string; version: number; legalBasis: string }[];
+};
+
+type NewEvent = typeof consentEvents.$inferInsert & { evidenceSealed: Buffer | null; prevHash: string | null };
+type NewState = typeof consentState.$inferInsert;
+type NewOutbox = { id: string; tenantId: string; topic: string; payload: Record<string, unknown>; availableAt: Date };
+
 export function createConsentsRepo(db: Tx) {
   // The state read is the hottest single-subject read: one round trip (the subject's existence and its state rows
   // together) as a named prepared statement, so neither drizzle nor Postgres re-plans it on every call.
@@ -37,38 +51,98 @@ export function createConsentsRepo(db: Tx) {
     .prepare('consents_subject_state');
 
   return {
+    /**
+     * The first statement of a consent write: takes the subject's row lock (every write to one subject's ledger
+     * queues behind it) and reads, with it, the purposes the decisions name. Undefined when the subject is not
+     * in the tenant.
+     */
+    async lockForRecord(tenantId: string, subjectId: string, purposeKeys: string[], tx: Tx): Promise<LedgerHead | undefined> {
+      const result = await tx.execute<{
+        id: string;
+        status: 'active' | 'erased';
+        ledger_seq: number;
+        ledger_head: string | null;
+        data_key_wrapped: Buffer | null;
+        key_id: string | null;
+        purposes: { key: string; version: number; legal_basis: string }[];
+      }>(sql`
+        SELECT s.id, s.status, s.ledger_seq, s.ledger_head, s.data_key_wrapped, s.key_id,
+               (SELECT coalesce(json_agg(json_build_object('key', p.key, 'version', p.version, 'legal_basis', p.legal_basis)), '[]'::json)
+                  FROM purposes p WHERE p.tenant_id = s.tenant_id AND p.key = ANY(${sql.param(purposeKeys)}::text[])) AS purposes
+          FROM subjects s
+         WHERE s.tenant_id = ${tenantId} AND s.id = ${subjectId}
+           FOR UPDATE OF s`);
+      const r = result.rows[0];
+      if (!r) return undefined;
+      return {
+        id: r.id,
+        status: r.status,
+        ledgerSeq: r.ledger_seq,
+        ledgerHead: r.ledger_head,
+        dataKeyWrapped: r.data_key_wrapped,
+        keyId: r.key_id,
+        purposes: r.purposes.map((p) => ({ key: p.key, version: p.version, legalBasis: p.legal_basis })),
+      };
+    },
+
+    /**
+     * The second statement of a consent write: the events, the state projection (keeping the decision that
+     * occurred last, whatever order decisions are recorded in), the new chain head and the outbox rows.
+     */
+    async append(
+      tenantId: string,
+      subjectId: string,
+      w: { events: NewEvent[]; states: NewState[]; head: { seq: number; hash: string }; outbox: NewOutbox[] },
+      tx: Tx,
+    ): Promise<void> {
+      const col = <T, V>(rows: T[], f: (r: T) => V) => sql.param(rows.map(f));
+      const e = w.events;
+      const st = w.states;
+      const ob = w.outbox;
+      await tx.execute(sql`
+        WITH ev AS (
+          INSERT INTO consent_events (id, tenant_id, subject_id, seq, purpose_key, purpose_version, action, source,
+                                      evidence_sealed, occurred_at, recorded_at, prev_hash, hash)
+          SELECT id, ${tenantId}::uuid, ${subjectId}::uuid, seq, purpose_key, purpose_version, action, source,
+                 evidence_sealed, occurred_at, recorded_at, prev_hash, hash
+            FROM unnest(${col(e, (r) => r.id)}::uuid[], ${col(e, (r) => r.seq)}::int[], ${col(e, (r) => r.purposeKey)}::text[],
+                        ${col(e, (r) => r.purposeVersion)}::int[], ${col(e, (r) => r.action)}::text[], ${col(e, (r) => r.source)}::text[],
+                        ${col(e, (r) => r.evidenceSealed)}::bytea[], ${col(e, (r) => r.occurredAt)}::timestamptz[],
+                        ${col(e, (r) => r.recordedAt)}::timestamptz[], ${col(e, (r) => r.prevHash)}::text[], ${col(e, (r) => r.hash)}::text[])
+                 AS t(id, seq, purpose_key, purpose_version, action, source, evidence_sealed, occurred_at, recorded_at, prev_hash, hash)
+          RETURNING 1
+        ), st AS (
+          INSERT INTO consent_state (tenant_id, subject_id, purpose_key, status, purpose_version, since, event_id)
+          SELECT ${tenantId}::uuid, ${subjectId}::uuid, purpose_key, status, purpose_version, since, event_id
+            FROM unnest(${col(st, (r) => r.purposeKey)}::text[], ${col(st, (r) => r.status)}::text[], ${col(st, (r) => r.purposeVersion)}::int[],
+                        ${col(st, (r) => r.since)}::timestamptz[], ${col(st, (r) => r.eventId)}::uuid[])
+                 AS t(purpose_key, status, purpose_version, since, event_id)
+          ON CONFLICT (subject_id, purpose_key) DO UPDATE
+            SET status = excluded.status, purpose_version = excluded.purpose_version, since = excluded.since,
+                event_id = excluded.event_id, updated_at = now()
+            WHERE consent_state.since <= excluded.since
+          RETURNING 1
+        ), hd AS (
+          UPDATE subjects SET ledger_seq = ${w.head.seq}, ledger_head = ${w.head.hash}
+           WHERE tenant_id = ${tenantId} AND id = ${subjectId}
+          RETURNING 1
+        ), ob AS (
+          INSERT INTO outbox (id, tenant_id, topic, payload, available_at)
+          SELECT id, ${tenantId}::uuid, topic, payload::jsonb, available_at
+            FROM unnest(${col(ob, (r) => r.id)}::uuid[], ${col(ob, (r) => r.topic)}::text[], ${col(ob, (r) => JSON.stringify(r.payload))}::text[],
+                        ${col(ob, (r) => r.availableAt)}::timestamptz[])
+                 AS t(id, topic, payload, available_at)
+          RETURNING 1
+        )
+        SELECT (SELECT count(*) FROM ev) AS events, (SELECT count(*) FROM hd) AS heads`);
+    },
+
     /** The subject's current state per purpose; null when the tenant has no such subject. */
     async subjectState(tenantId: string, subjectId: string): Promise<SubjectStateRow[] | null> {
       const rows = await subjectState.execute({ tenantId, subjectId });
       if (rows.length === 0) return null;
       // A subject with no decision yet comes back as one row of nulls from the outer join.
       return rows.filter((r): r is typeof r & SubjectStateRow => r.purposeKey !== null);
-    },
-    async insertEvents(rows: (typeof consentEvents.$inferInsert)[], tx: Tx): Promise<void> {
-      await tx.insert(consentEvents).values(rows);
-    },
-    /** The projection keeps the decision that occurred last, whatever order decisions were recorded in. */
-    async upsertState(rows: (typeof consentState.$inferInsert)[], tx: Tx): Promise<void> {
-      await tx
-        .insert(consentState)
-        .values(rows)
-        .onConflictDoUpdate({
-          target: [consentState.subjectId, consentState.purposeKey],
-          set: {
-            status: sql`excluded.status`,
-            purposeVersion: sql`excluded.purpose_version`,
-            since: sql`excluded.since`,
-            eventId: sql`excluded.event_id`,
-            updatedAt: sql`now()`,
-          },
-          setWhere: sql`${consentState.since} <= excluded.since`,
-        });
-    },
-    async advanceHead(tenantId: string, subjectId: string, seq: number, hash: string, tx: Tx): Promise<void> {
-      await tx
-        .update(subjects)
-        .set({ ledgerSeq: seq, ledgerHead: hash })
-        .where(and(eq(subjects.tenantId, tenantId), eq(subjects.id, subjectId)));
     },
     async state(tenantId: string, subjectId: string, tx: Tx = db): Promise<ConsentStateRow[]> {
       return tx

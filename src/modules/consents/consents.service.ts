@@ -5,7 +5,7 @@ import { ValidationFailed } from '../../lib/errors.js';
 import { normaliseIdentifier } from '../../lib/identifiers.js';
 import { blindIndex } from '../../lib/crypto.js';
 import { PurposeNotFound } from '../purposes/purposes.errors.js';
-import type { PurposeRow, PurposesRepo } from '../purposes/purposes.repo.js';
+import type { PurposesRepo } from '../purposes/purposes.repo.js';
 import { SubjectNotFound } from '../subjects/subjects.errors.js';
 import type { SubjectRow, SubjectsRepo } from '../subjects/subjects.repo.js';
 import type { Subject, IdentifierInput } from '../subjects/subjects.schemas.js';
@@ -74,11 +74,13 @@ export function createConsentsService(deps: {
     async record(tenantId: string, subjectId: string, input: RecordConsents, outer: Tx = db): Promise<{ events: ConsentEvent[] }> {
       const now = clock();
       const occurredAt = notInFuture('occurred_at', input.occurred_at, now);
+      const keys = [...new Set(input.decisions.map((d) => d.purpose))];
       return inTransaction(outer, async (tx) => {
-        const subject = await activeSubject(tenantId, subjectId, tx, true);
+        // Two statements between BEGIN and COMMIT: lock and read, then write everything.
+        const subject = await repo.lockForRecord(tenantId, subjectId, keys, tx);
+        if (!subject) throw new SubjectNotFound();
         if (subject.status === 'erased') throw new SubjectErased();
-        const keys = [...new Set(input.decisions.map((d) => d.purpose))];
-        const found = new Map((await purposes.findMany(tenantId, keys, tx)).map((p) => [p.key, p]));
+        const found = new Map(subject.purposes.map((p) => [p.key, p]));
         const missing = keys.filter((k) => !found.has(k));
         if (missing.length) throw new UnknownPurpose(`No purpose with the key ${missing.map((k) => `"${k}"`).join(', ')} in the register`);
         input.decisions.forEach((d, i) => {
@@ -105,7 +107,7 @@ export function createConsentsService(deps: {
             subjectId,
             seq: ++seq,
             purposeKey: d.purpose,
-            purposeVersion: d.purpose_version ?? (found.get(d.purpose) as PurposeRow).version,
+            purposeVersion: d.purpose_version ?? found.get(d.purpose)!.version,
             action: d.action,
             source: d.source,
             occurredAt,
@@ -117,38 +119,40 @@ export function createConsentsService(deps: {
           head = hash;
           return row;
         });
-        await repo.insertEvents(rows, tx);
         // One state row per purpose: the last decision for it in this request.
         const latest = new Map(rows.map((r) => [r.purposeKey, r]));
-        await repo.upsertState(
-          [...latest.values()].map((r) => ({
-            tenantId,
-            subjectId,
-            purposeKey: r.purposeKey,
-            status: r.action === 'grant' ? ('granted' as const) : ('withdrawn' as const),
-            purposeVersion: r.purposeVersion,
-            since: r.occurredAt,
-            eventId: r.id,
-          })),
-          tx,
-        );
-        await repo.advanceHead(tenantId, subjectId, seq, head!, tx);
-        await outbox.insert(
-          rows.map((r) =>
-            eventRow(
+        await repo.append(
+          tenantId,
+          subjectId,
+          {
+            events: rows,
+            states: [...latest.values()].map((r) => ({
               tenantId,
-              r.action === 'grant' ? 'consent.granted' : 'consent.withdrawn',
-              {
-                subject_id: subjectId,
-                purpose: r.purposeKey,
-                purpose_version: r.purposeVersion,
-                source: r.source,
-                occurred_at: r.occurredAt.toISOString(),
-                ledger_event_id: r.id,
-              },
-              now,
-            ),
-          ),
+              subjectId,
+              purposeKey: r.purposeKey,
+              status: r.action === 'grant' ? ('granted' as const) : ('withdrawn' as const),
+              purposeVersion: r.purposeVersion,
+              since: r.occurredAt,
+              eventId: r.id,
+            })),
+            head: { seq, hash: head! },
+            outbox: rows.map((r) => {
+              const ev = eventRow(
+                tenantId,
+                r.action === 'grant' ? 'consent.granted' : 'consent.withdrawn',
+                {
+                  subject_id: subjectId,
+                  purpose: r.purposeKey,
+                  purpose_version: r.purposeVersion,
+                  source: r.source,
+                  occurred_at: r.occurredAt.toISOString(),
+                  ledger_event_id: r.id,
+                },
+                now,
+              );
+              return { id: ev.id!, tenantId, topic: ev.topic, payload: ev.payload, availableAt: ev.availableAt! };
+            }),
+          },
           tx,
         );
         return { events: rows.map((r) => toEvent(r, key)) };

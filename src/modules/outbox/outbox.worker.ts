@@ -18,6 +18,8 @@ import { createOutboxRepo } from './outbox.repo.js';
 
 // A processor holds its row this long; longer than the webhook timeout, so a live delivery is never taken twice.
 const HOLD_MARGIN_MS = 5_000;
+// An event with at most this many subscribed endpoints gets its first delivery attempts from the fan-out's processor.
+const INLINE_DELIVERIES_MAX = 8;
 
 export type WorkerRuntime = {
   /** Stop taking work, let jobs in hand finish (up to the deadline), close every connection. */
@@ -28,8 +30,13 @@ export type WorkerRuntime = {
 /** `clock` decides when outbox rows are due (tests move it forward to reach a reminder); deliveries keep real time. */
 export async function startWorker(config: Config, opts: { log?: Logger; clock?: () => Date; healthPort?: number | null } = {}): Promise<WorkerRuntime> {
   const log = opts.log ?? pino({ level: config.logLevel, base: { process: 'worker' } });
-  // One connection per job the worker may run at once, and two for the relay.
-  const pool = createPool({ ...config.database, poolMax: Math.max(config.database.poolMax, config.worker.concurrency + 2) }, log);
+  // One connection per job the worker may run at once, and two for the relay. Commits are asynchronous: every
+  // write the worker makes is bookkeeping that a crash can only undo, and undone work is redone (a row not marked
+  // done is delivered again under the same webhook-id; a fan-out re-run creates nothing twice).
+  const pool = createPool({ ...config.database, poolMax: Math.max(config.database.poolMax, config.worker.concurrency + 2) }, log, {
+    applicationName: 'rightful-worker',
+    asyncCommit: true,
+  });
   const db = createDb(pool);
   const outbox = createOutboxRepo(db);
   const endpoints = createWebhookEndpointsRepo(db);
@@ -79,8 +86,13 @@ export async function startWorker(config: Config, opts: { log?: Logger; clock?: 
   const processor = async (job: Job<{ outbox_id: string }>) => {
     const row = await outbox.take(job.data.outbox_id, holdMs);
     if (!row) return 'skipped'; // finished already, or another processor holds it
-    if (row.topic === EVENT_TOPIC) await jobs.fanOut(row, await alerts.rowsFor(row));
-    else if (row.topic === DELIVERY_TOPIC) await jobs.deliver(row);
+    if (row.topic === EVENT_TOPIC) {
+      // First attempts right here, on delivery rows this processor holds: an event crosses the queue once.
+      const held = await jobs.fanOut(row, await alerts.rowsFor(row), { holdMs, max: INLINE_DELIVERIES_MAX });
+      const failed = (await Promise.allSettled(held.map((d) => jobs.deliver(d)))).find((r) => r.status === 'rejected');
+      // The event is fanned out already; a delivery left held is recovered once its hold expires, like a lost job.
+      if (failed) throw (failed as PromiseRejectedResult).reason;
+    } else if (row.topic === DELIVERY_TOPIC) await jobs.deliver(row);
     else if (row.topic === EMAIL_TOPIC) await alerts.send(row);
     else await outbox.finish(row.id, 'dead', `no processor for topic ${row.topic}`);
     return 'done';

@@ -38,7 +38,7 @@ export function indexIdentifiers(ctx: TenantContext, input: IdentifierInput[], f
 export function createSubjectsService(deps: { db: Db; repo: SubjectsRepo; keyring: Keyring; outbox: OutboxRepo }) {
   const { db, repo, keyring, outbox } = deps;
 
-  function dataKeyOf(row: SubjectRow): Buffer | null {
+  function dataKeyOf(row: Pick<SubjectRow, 'id' | 'dataKeyWrapped' | 'keyId'>): Buffer | null {
     if (!row.dataKeyWrapped || !row.keyId) return null;
     return unwrapKey(keyring.all, row.keyId, row.dataKeyWrapped, dataKeyAad(row.id));
   }

@@ -44,23 +44,29 @@ export function createWebhookJobs(deps: {
   const { db, outbox, endpoints, sender, keyring, policy, log } = deps;
   const clock = deps.clock ?? (() => new Date());
 
-  /** `also`: further rows the event needs (DPO emails), written in the same transaction as the deliveries. */
-  async function fanOut(row: OutboxRow, also: NewOutboxRow[] = []): Promise<void> {
+  /**
+   * Creates one delivery (and its outbox row) per subscribed endpoint, plus `also` (DPO emails), in one transaction.
+   * With `inline` and at most `inline.max` endpoints, the delivery rows are written already taken by this processor
+   * and returned, so it makes the first attempts itself instead of sending each event through the queue twice;
+   * retries and redeliveries go through the outbox and the queue as usual.
+   */
+  async function fanOut(row: OutboxRow, also: NewOutboxRow[] = [], inline?: { holdMs: number; max: number }): Promise<OutboxRow[]> {
     const event = row.payload as unknown as EventPayload;
     const body = JSON.stringify({ type: event.type, timestamp: event.timestamp, data: event.data });
-    await inTransaction(db, async (tx) => {
+    return inTransaction(db, async (tx) => {
       const targets = await endpoints.subscribers(row.tenantId, event.type, tx);
       const created = await endpoints.insertDeliveries(
         targets.map((e) => ({ id: crypto.randomUUID(), tenantId: row.tenantId, endpointId: e.id, eventId: row.id, eventType: event.type, body })),
         tx,
       );
       // A delivery is due when its event was (the event's time, not the database's: the relay's clock decides).
-      await outbox.insert(
-        created.map((d) => ({ tenantId: row.tenantId, topic: DELIVERY_TOPIC, payload: { delivery_id: d.id }, availableAt: row.availableAt })),
-        tx,
-      );
+      const rows = created.map((d) => ({ tenantId: row.tenantId, topic: DELIVERY_TOPIC, payload: { delivery_id: d.id }, availableAt: row.availableAt }));
+      let taken: OutboxRow[] = [];
+      if (inline && rows.length <= inline.max) taken = await outbox.insertTaken(rows, inline.holdMs, tx);
+      else await outbox.insert(rows, tx);
       await outbox.insert(also, tx);
       await outbox.finish(row.id, 'done', null, tx);
+      return taken;
     });
   }
 
