@@ -15,24 +15,6 @@ export function createOutboxRepo(db: Tx) {
       return values.map((v) => v.id);
     },
 
-    /** Inserts rows already taken by the calling processor (it works on them at once, without the queue). If it
-     * dies, they are recovered like any row whose job vanished: their job id was never in the queue. */
-    async insertTaken(rows: NewOutboxRow[], holdMs: number, tx: Tx): Promise<OutboxRow[]> {
-      if (rows.length === 0) return [];
-      return tx
-        .insert(outbox)
-        .values(
-          rows.map((r) => ({
-            ...r,
-            id: r.id ?? crypto.randomUUID(),
-            status: 'enqueued' as const,
-            attempts: 1,
-            enqueuedAt: sql`now()`,
-            lockedUntil: sql`now() + make_interval(secs => ${holdMs / 1000})`,
-          })),
-        )
-        .returning();
-    },
 
     /** Claims due rows for the queue: SKIP LOCKED lets several relays run without taking the same row. */
     async claimDue(limit: number, now: Date, tx: Tx = db): Promise<Pick<OutboxRow, 'id' | 'topic' | 'attempts'>[]> {

@@ -5,7 +5,7 @@ import { inTransaction, type Db } from '../../db/client.js';
 import { open } from '../../lib/crypto.js';
 import type { Keyring } from '../../lib/keyring.js';
 import { signatureHeader } from '../../lib/webhook-signing.js';
-import { DELIVERY_TOPIC, type EventPayload } from '../outbox/outbox.events.js';
+import type { EventPayload } from '../outbox/outbox.events.js';
 import type { NewOutboxRow, OutboxRepo, OutboxRow } from '../outbox/outbox.repo.js';
 import type { EndpointRow, WebhookEndpointsRepo } from './webhook-endpoints.repo.js';
 import type { Sender } from './webhook-endpoints.sender.js';
@@ -53,27 +53,21 @@ export function createWebhookJobs(deps: {
   async function fanOut(row: OutboxRow, also: NewOutboxRow[] = [], inline?: { holdMs: number; max: number }): Promise<OutboxRow[]> {
     const event = row.payload as unknown as EventPayload;
     const body = JSON.stringify({ type: event.type, timestamp: event.timestamp, data: event.data });
+    // A delivery is due when its event was (the event's time, not the database's: the relay's clock decides).
+    const target = { id: row.id, tenantId: row.tenantId, type: event.type, availableAt: row.availableAt };
+    if (also.length === 0) return endpoints.fanOut(target, body, inline ?? null);
     return inTransaction(db, async (tx) => {
-      const targets = await endpoints.subscribers(row.tenantId, event.type, tx);
-      const created = await endpoints.insertDeliveries(
-        targets.map((e) => ({ id: crypto.randomUUID(), tenantId: row.tenantId, endpointId: e.id, eventId: row.id, eventType: event.type, body })),
-        tx,
-      );
-      // A delivery is due when its event was (the event's time, not the database's: the relay's clock decides).
-      const rows = created.map((d) => ({ tenantId: row.tenantId, topic: DELIVERY_TOPIC, payload: { delivery_id: d.id }, availableAt: row.availableAt }));
-      let taken: OutboxRow[] = [];
-      if (inline && rows.length <= inline.max) taken = await outbox.insertTaken(rows, inline.holdMs, tx);
-      else await outbox.insert(rows, tx);
+      const taken = await endpoints.fanOut(target, body, inline ?? null, tx);
       await outbox.insert(also, tx);
-      await outbox.finish(row.id, 'done', null, tx);
       return taken;
     });
   }
 
   async function deliver(row: OutboxRow): Promise<void> {
     const deliveryId = String(row.payload.delivery_id);
-    const delivery = await endpoints.deliveryById(deliveryId);
-    const endpoint = delivery && (await endpoints.endpointById(delivery.endpointId));
+    const found = await endpoints.deliveryWithEndpoint(deliveryId);
+    const delivery = found?.delivery;
+    const endpoint = found?.endpoint;
     if (!delivery || !endpoint || delivery.status !== 'pending') {
       await outbox.finish(row.id, 'cancelled', 'delivery no longer pending', db);
       return;
@@ -102,17 +96,25 @@ export function createWebhookJobs(deps: {
     const attemptNo = delivery.attemptCount + 1;
     const finishedAt = clock();
     const error = ok ? null : (result.error ?? `HTTP ${result.statusCode}`);
+    if (ok) {
+      await endpoints.recordSuccess({
+        outboxId: row.id,
+        deliveryId: delivery.id,
+        endpointId: endpoint.id,
+        tenantId: delivery.tenantId,
+        attemptedAt: now,
+        durationMs: result.durationMs,
+        statusCode: result.statusCode!,
+        attemptNo,
+        finishedAt,
+      });
+      return;
+    }
     await inTransaction(db, async (tx) => {
       await endpoints.insertAttempt(
         { deliveryId: delivery.id, tenantId: delivery.tenantId, attemptedAt: now, durationMs: result.durationMs, statusCode: result.statusCode, error },
         tx,
       );
-      if (ok) {
-        await endpoints.updateDelivery(delivery.id, { status: 'succeeded', attemptCount: attemptNo, lastStatusCode: result.statusCode, finishedAt, nextAttemptAt: null }, tx);
-        if (endpoint.failingSince) await endpoints.update(endpoint.tenantId, endpoint.id, { failingSince: null }, tx);
-        await outbox.finish(row.id, 'done', null, tx);
-        return;
-      }
       const failingSince = endpoint.failingSince ?? now;
       const gone = result.statusCode === 410;
       const tooLong = finishedAt.getTime() - failingSince.getTime() >= policy.disableAfterMs;

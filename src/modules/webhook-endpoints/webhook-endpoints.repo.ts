@@ -1,5 +1,7 @@
 import { and, desc, eq, isNull, lt, or, sql } from 'drizzle-orm';
 import type { Tx } from '../../db/client.js';
+import { DELIVERY_TOPIC } from '../outbox/outbox.events.js';
+import type { OutboxRow } from '../outbox/outbox.repo.js';
 import { webhookAttempts, webhookDeliveries, webhookEndpoints } from './webhook-endpoints.table.js';
 
 export type EndpointRow = typeof webhookEndpoints.$inferSelect;
@@ -43,18 +45,96 @@ export function createWebhookEndpointsRepo(db: Tx) {
         .returning();
       return row;
     },
-    /** Active endpoints of the tenant subscribed to the event type ("*" subscribes to every type). */
-    async subscribers(tenantId: string, eventType: string, tx: Tx = db): Promise<EndpointRow[]> {
-      return tx
-        .select()
-        .from(webhookEndpoints)
-        .where(
-          and(
-            live(tenantId),
-            eq(webhookEndpoints.status, 'active'),
-            sql`(${eventType} = ANY(${webhookEndpoints.eventTypes}) OR '*' = ANY(${webhookEndpoints.eventTypes}))`,
-          ),
-        );
+    /**
+     * The fan-out of one event in one statement (atomic on its own): a delivery and its outbox row per subscribed
+     * endpoint, and the event row done. A re-run creates nothing twice. With `inline` and at most `inline.max`
+     * endpoints, the outbox rows are written taken by the caller (held for `inline.holdMs`) and returned.
+     */
+    async fanOut(
+      event: { id: string; tenantId: string; type: string; availableAt: Date },
+      body: string,
+      inline: { holdMs: number; max: number } | null,
+      tx: Tx = db,
+    ): Promise<OutboxRow[]> {
+      const max = inline?.max ?? -1;
+      const hold = (inline?.holdMs ?? 0) / 1000;
+      const result = await tx.execute<Record<string, unknown>>(sql`
+        WITH targets AS (
+          SELECT id FROM webhook_endpoints
+           WHERE tenant_id = ${event.tenantId} AND deleted_at IS NULL AND status = 'active'
+             AND (${event.type} = ANY(event_types) OR '*' = ANY(event_types))
+        ), d AS (
+          INSERT INTO webhook_deliveries (id, tenant_id, endpoint_id, event_id, event_type, body)
+          SELECT gen_random_uuid(), ${event.tenantId}, targets.id, ${event.id}, ${event.type}, ${body} FROM targets
+          ON CONFLICT (event_id, endpoint_id) DO NOTHING
+          RETURNING id
+        ), o AS (
+          INSERT INTO outbox (id, tenant_id, topic, payload, available_at, status, attempts, enqueued_at, locked_until)
+          SELECT gen_random_uuid(), ${event.tenantId}, ${DELIVERY_TOPIC}, jsonb_build_object('delivery_id', d.id),
+                 ${event.availableAt.toISOString()}::timestamptz, inl.status, inl.attempts, inl.enqueued_at, inl.locked_until
+            FROM d CROSS JOIN (
+              SELECT CASE WHEN t.n <= ${max} THEN 'enqueued' ELSE 'pending' END AS status,
+                     CASE WHEN t.n <= ${max} THEN 1 ELSE 0 END AS attempts,
+                     CASE WHEN t.n <= ${max} THEN now() END AS enqueued_at,
+                     CASE WHEN t.n <= ${max} THEN now() + make_interval(secs => ${hold}) END AS locked_until
+                FROM (SELECT count(*) AS n FROM targets) t) inl
+          RETURNING *
+        ), done AS (
+          UPDATE outbox SET status = 'done', locked_until = NULL, last_error = NULL, finished_at = now() WHERE id = ${event.id}
+          RETURNING 1
+        )
+        SELECT o.* FROM o WHERE o.status = 'enqueued'`);
+      return result.rows.map((r) => ({
+        id: r.id as string,
+        tenantId: r.tenant_id as string,
+        topic: r.topic as string,
+        payload: r.payload as Record<string, unknown>,
+        refId: (r.ref_id as string | null) ?? null,
+        availableAt: new Date(r.available_at as string),
+        status: r.status as OutboxRow['status'],
+        attempts: r.attempts as number,
+        enqueuedAt: r.enqueued_at ? new Date(r.enqueued_at as string) : null,
+        lockedUntil: r.locked_until ? new Date(r.locked_until as string) : null,
+        lastError: (r.last_error as string | null) ?? null,
+        createdAt: new Date(r.created_at as string),
+        finishedAt: r.finished_at ? new Date(r.finished_at as string) : null,
+      }));
+    },
+    /** A delivery and its endpoint, in one round trip. */
+    async deliveryWithEndpoint(deliveryId: string, tx: Tx = db): Promise<{ delivery: DeliveryRow; endpoint: EndpointRow } | undefined> {
+      const [row] = await tx
+        .select({ delivery: webhookDeliveries, endpoint: webhookEndpoints })
+        .from(webhookDeliveries)
+        .innerJoin(webhookEndpoints, eq(webhookEndpoints.id, webhookDeliveries.endpointId))
+        .where(eq(webhookDeliveries.id, deliveryId))
+        .limit(1);
+      return row;
+    },
+    /** A successful attempt, in one statement: the attempt logged, the delivery succeeded, the endpoint's failing
+     * streak ended, the outbox row done. */
+    async recordSuccess(
+      a: { outboxId: string; deliveryId: string; endpointId: string; tenantId: string; attemptedAt: Date; durationMs: number; statusCode: number; attemptNo: number; finishedAt: Date },
+      tx: Tx = db,
+    ): Promise<void> {
+      await tx.execute(sql`
+        WITH a AS (
+          INSERT INTO webhook_attempts (delivery_id, tenant_id, attempted_at, duration_ms, status_code, error)
+          VALUES (${a.deliveryId}, ${a.tenantId}, ${a.attemptedAt.toISOString()}::timestamptz, ${a.durationMs}, ${a.statusCode}, NULL)
+          RETURNING 1
+        ), d AS (
+          UPDATE webhook_deliveries SET status = 'succeeded', attempt_count = ${a.attemptNo}, last_status_code = ${a.statusCode},
+                 finished_at = ${a.finishedAt.toISOString()}::timestamptz, next_attempt_at = NULL
+           WHERE id = ${a.deliveryId}
+          RETURNING 1
+        ), e AS (
+          UPDATE webhook_endpoints SET failing_since = NULL, updated_at = now()
+           WHERE id = ${a.endpointId} AND failing_since IS NOT NULL
+          RETURNING 1
+        ), o AS (
+          UPDATE outbox SET status = 'done', last_error = NULL, locked_until = NULL, finished_at = now() WHERE id = ${a.outboxId}
+          RETURNING 1
+        )
+        SELECT (SELECT count(*) FROM a) AS attempts`);
     },
     /** Inserts deliveries; returns only those that are new (a re-run fan-out creates nothing twice). */
     async insertDeliveries(rows: (typeof webhookDeliveries.$inferInsert)[], tx: Tx): Promise<DeliveryRow[]> {
@@ -67,14 +147,6 @@ export function createWebhookEndpointsRepo(db: Tx) {
         .from(webhookDeliveries)
         .where(and(eq(webhookDeliveries.tenantId, tenantId), eq(webhookDeliveries.id, id)))
         .limit(1);
-      return row;
-    },
-    async deliveryById(id: string, tx: Tx = db): Promise<DeliveryRow | undefined> {
-      const [row] = await tx.select().from(webhookDeliveries).where(eq(webhookDeliveries.id, id)).limit(1);
-      return row;
-    },
-    async endpointById(id: string, tx: Tx = db): Promise<EndpointRow | undefined> {
-      const [row] = await tx.select().from(webhookEndpoints).where(eq(webhookEndpoints.id, id)).limit(1);
       return row;
     },
     async updateDelivery(id: string, patch: Partial<typeof webhookDeliveries.$inferInsert>, tx: Tx = db): Promise<void> {
