@@ -222,8 +222,7 @@ export function createRightsRequestsService(deps: {
       const now = clock();
       const rows = await repo.list(tenantId, f, now, { before: pos ? { createdAt: pos[0], id: pos[1] } : undefined, limit: page.limit + 1 });
       const items = rows.slice(0, page.limit);
-      const subjectRows = new Map<string, SubjectRow | undefined>();
-      for (const r of items) if (!subjectRows.has(r.subjectId)) subjectRows.set(r.subjectId, await subjectsRepo.find(tenantId, r.subjectId));
+      const subjectRows = new Map((await subjectsRepo.findMany(tenantId, [...new Set(items.map((r) => r.subjectId))])).map((x) => [x.id, x]));
       const last = items.at(-1);
       return {
         items: items.map((r) => present(r, subjectRows.get(r.subjectId), now)),

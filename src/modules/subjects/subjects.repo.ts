@@ -1,4 +1,4 @@
-import { and, eq, or, sql } from 'drizzle-orm';
+import { and, eq, inArray, or, sql } from 'drizzle-orm';
 import type { Tx } from '../../db/client.js';
 import { subjectIdentifiers, subjects } from './subjects.table.js';
 
@@ -11,6 +11,10 @@ export function createSubjectsRepo(db: Tx) {
     async find(tenantId: string, id: string, tx: Tx = db): Promise<SubjectRow | undefined> {
       const [row] = await tx.select().from(subjects).where(and(eq(subjects.tenantId, tenantId), eq(subjects.id, id))).limit(1);
       return row;
+    },
+    async findMany(tenantId: string, ids: string[], tx: Tx = db): Promise<SubjectRow[]> {
+      if (ids.length === 0) return [];
+      return tx.select().from(subjects).where(and(eq(subjects.tenantId, tenantId), inArray(subjects.id, ids)));
     },
     /** Takes the subject's row lock: every write to one subject's ledger is serialised behind it. */
     async lock(tenantId: string, id: string, tx: Tx): Promise<SubjectRow | undefined> {
