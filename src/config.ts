@@ -29,6 +29,7 @@ const EnvSchema = z.object({
   HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).default(10000),
   RATE_LIMIT_MAX: z.coerce.number().int().min(1).default(6000),
   RATE_LIMIT_WINDOW_MS: z.coerce.number().int().min(1000).default(60000),
+  AUTH_FAILURES_PER_MINUTE: z.coerce.number().int().min(1).default(300),
   TRUST_PROXY: bool.default(false),
   WEBHOOK_ALLOW_PRIVATE: bool.default(false),
   SMTP_URL: z.string().url().optional(),
@@ -61,7 +62,7 @@ export type Config = {
   jwt: { secret: string; issuer: string; audience: string };
   masterKey: { id: string; key: Buffer };
   http: { requestTimeoutMs: number; headersTimeoutMs: number; bodyLimit: number; bulkBodyLimit: number };
-  rateLimit: { max: number; windowMs: number };
+  rateLimit: { max: number; windowMs: number; authFailuresPerMinute: number };
   trustProxy: boolean;
   webhooks: { allowPrivate: boolean; timeoutMs: number; retryDelaysMs: number[]; disableAfterMs: number; jitter: number };
   smtp: { url: string; from: string } | null;
@@ -110,7 +111,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       bodyLimit: 64 * 1024,
       bulkBodyLimit: 1024 * 1024,
     },
-    rateLimit: { max: e.RATE_LIMIT_MAX, windowMs: e.RATE_LIMIT_WINDOW_MS },
+    rateLimit: { max: e.RATE_LIMIT_MAX, windowMs: e.RATE_LIMIT_WINDOW_MS, authFailuresPerMinute: e.AUTH_FAILURES_PER_MINUTE },
     trustProxy: e.TRUST_PROXY,
     webhooks: {
       allowPrivate: e.WEBHOOK_ALLOW_PRIVATE,

@@ -2,7 +2,15 @@
 import jwt from '@fastify/jwt';
 import fp from 'fastify-plugin';
 import { z } from 'zod';
+import type { FastifyRequest } from 'fastify';
+import createError from '@fastify/error';
 import { Forbidden, Unauthorized } from '../lib/errors.js';
+
+const TooManyAuthFailures = createError<'RATE_LIMITED', 429, []>(
+  'RATE_LIMITED',
+  'Too many failed authentications from this address; retry after Retry-After seconds',
+  429,
+);
 
 export const SCOPES = [
   'purposes:read',
@@ -58,9 +66,36 @@ export default fp(
     });
     app.decorateRequest('principal', null);
 
-    app.addHook('onRequest', async (request) => {
+    // Failed authentications per client IP: the route rate limit only knows authenticated callers, so guessing
+    // tokens is slowed here. In memory, per instance; a fixed one-minute window.
+    const failures = new Map<string, { count: number; resetAt: number }>();
+    const limit = app.config.rateLimit.authFailuresPerMinute;
+    const failed = (ip: string) => {
+      const now = Date.now();
+      const entry = failures.get(ip);
+      if (!entry || entry.resetAt <= now) {
+        if (failures.size >= 50_000) failures.clear();
+        failures.set(ip, { count: 1, resetAt: now + 60_000 });
+      } else entry.count++;
+    };
+
+    app.addHook('onRequest', async (request, reply) => {
       const required = request.routeOptions.config.scopes;
       if (!required) return;
+      const entry = failures.get(request.ip);
+      if (entry && entry.count >= limit && entry.resetAt > Date.now()) {
+        reply.header('retry-after', String(Math.ceil((entry.resetAt - Date.now()) / 1000)));
+        throw new TooManyAuthFailures();
+      }
+      try {
+        await authenticate(request, required);
+      } catch (err) {
+        if (err instanceof Unauthorized) failed(request.ip);
+        throw err;
+      }
+    });
+
+    async function authenticate(request: FastifyRequest, required: Scope[]): Promise<void> {
       const header = request.headers.authorization;
       if (!header || !/^Bearer [A-Za-z0-9._~+/=-]+$/.test(header) || header.length > 8192) {
         throw new Unauthorized('Send a service token as "Authorization: Bearer <token>"');
@@ -78,7 +113,7 @@ export default fp(
       const missing = required.filter((s) => !scopes.has(s));
       if (missing.length > 0) throw new Forbidden(`This operation needs the scope ${missing.join(' ')}`);
       request.principal = { tenantId: claims.data.tid, clientId: claims.data.sub, scopes };
-    });
+    }
   },
   { name: 'auth', dependencies: ['config'] },
 );
