@@ -8,13 +8,11 @@
 // BENCH_WAIT_QUIET (30 s to wait for the load average to settle), BENCH_CPU_PROF=1 (V8 CPU profile of the API to
 // bench/results/prof/), PGBENCH (path to pgbench),
 // REDIS_URL (redis://127.0.0.1:6379; the API gets its own key prefix).
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import autocannon, { type Result } from 'autocannon';
 import pg from 'pg';
 import { buildApp } from '../src/app.js';
@@ -22,13 +20,10 @@ import { loadConfig } from '../src/config.js';
 import { runMigrations } from '../src/db/migrate.js';
 import { signToken } from '../src/lib/tokens.js';
 import { SCOPES } from '../src/plugins/auth.js';
+import { conditions, createRun, dbUrl, dropDatabase, env, freePort, httpOk, log, machineTicks, num, percentile, postgresVersion, procTicks, RESULTS, ROOT, runMain } from './processes.js';
 import { emailOf, seed, type SeedResult } from './seed.js';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const RESULTS = join(ROOT, 'bench', 'results');
 const PIDFILE = join(RESULTS, '.pids');
-const env = process.env;
-const num = (v: string | undefined, d: number) => (v === undefined || v === '' ? d : Number(v));
 
 const opts = {
   db: env.BENCH_DB ?? 'rightful_bench',
@@ -45,109 +40,15 @@ const opts = {
 };
 const TARGETS = { writesVsPgbench: 0.5, readsVsBare: 0.5, checkMedianMs: 250 };
 
-const log = (s: string) => console.error(s);
-const dbUrl = (name: string) => {
-  const u = new URL(opts.adminUrl);
-  u.pathname = `/${name}`;
-  return u.toString();
-};
-
 // ---------------------------------------------------------------- processes, cleanup
 
-const children = new Map<string, ChildProcess>();
-const logs = new Map<string, string>();
-
-function tailLogs(): void {
-  for (const [name, file] of logs) {
-    const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
-    if (text.trim()) log(`--- last lines of ${file} (${name}):\n${text.slice(-3000)}`);
-  }
-}
-
-function writePids() {
-  writeFileSync(PIDFILE, [...children.values()].map((c) => c.pid).filter(Boolean).join('\n') + '\n');
-}
-
-async function stopChild(name: string, c: ChildProcess): Promise<void> {
-  if (c.exitCode !== null || c.signalCode !== null) return;
-  const exited = new Promise<void>((r) => c.once('exit', () => r()));
-  c.kill('SIGTERM');
-  const timer = setTimeout(() => c.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
-  log(`  stopped ${name} (pid ${c.pid})`);
-}
-
-async function dropDatabase(): Promise<void> {
-  const admin = new pg.Client({ connectionString: opts.adminUrl, connectionTimeoutMillis: 5000 });
-  await admin.connect();
-  try {
-    await admin.query(`DROP DATABASE IF EXISTS "${opts.db}" WITH (FORCE)`);
-  } finally {
-    await admin.end();
-  }
-}
-
-let cleaned = false;
-async function cleanup(): Promise<void> {
-  if (cleaned) return;
-  cleaned = true;
-  log('cleanup:');
-  for (const [name, c] of children) await stopChild(name, c).catch(() => {});
-  rmSync(PIDFILE, { force: true });
-  await dropDatabase().then(
-    () => log(`  dropped database ${opts.db}`),
-    (err: Error) => log(`  could not drop ${opts.db}: ${err.message}`),
-  );
-}
-
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.on(sig, () => {
-    log(`received ${sig}`);
-    void cleanup().finally(() => process.exit(130));
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
+// Server output goes to bench/results/<name>.log (a failed request can log a large error); its tail is shown on failure.
+const run = createRun({ pidFile: PIDFILE, adminUrl: opts.adminUrl, db: opts.db });
 
 async function startServer(name: string, script: string, port: number, extraEnv: Record<string, string>, nodeArgs: string[] = []) {
-  // Server output goes to bench/results/<name>.log (a failed request can log a large error); its tail is shown on failure.
-  const logFile = join(RESULTS, `${name}.log`);
-  const fd = openSync(logFile, 'w');
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', script], {
-    cwd: ROOT,
-    env: { ...env, HOST: '127.0.0.1', PORT: String(port), ...extraEnv },
-    stdio: ['ignore', fd, fd],
-  });
-  closeSync(fd);
-  logs.set(name, logFile);
-  children.set(name, child);
-  writePids();
-  let exited: string | null = null;
-  child.once('exit', (code, sig) => {
-    exited = `${name} exited (code ${code}, signal ${sig})`;
-  });
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (exited) throw new Error(exited);
-    if (Date.now() > deadline) throw new Error(`${name} did not start listening on ${port} within 60 s`);
-    try {
-      const res = await fetch(`http://127.0.0.1:${port}${name === 'api' ? '/healthz' : '/state/00000000-0000-4000-8000-000000000000'}`);
-      if (res.ok) break;
-    } catch {
-      /* not up yet */
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  const child = run.spawnChild(name, process.execPath, [...nodeArgs, '--import', 'tsx', script], { HOST: '127.0.0.1', PORT: String(port), ...extraEnv });
+  const probe = `http://127.0.0.1:${port}${name === 'api' ? '/healthz' : '/state/00000000-0000-4000-8000-000000000000'}`;
+  await run.waitFor(name, child, httpOk(probe), 60, 200);
   log(`  ${name} listening on 127.0.0.1:${port} (pid ${child.pid})`);
   return child;
 }
@@ -161,14 +62,9 @@ type Half = { count: number; seconds: number; latencies: number[]; cpu: CpuSampl
 
 function cpuTimes(pid?: number): { total: number; idle: number; proc: number | null } {
   try {
-    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-    const idle = (line[3] ?? 0) + (line[4] ?? 0);
-    const total = line.reduce((a, b) => a + b, 0);
-    let proc: number | null = null;
-    if (pid) {
-      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      proc = Number(f[11]) + Number(f[12]); // utime + stime (after the "pid (comm) " prefix: fields 14 and 15)
-    }
+    const { total, idle } = machineTicks();
+    const proc = pid ? procTicks(pid) : null;
+    if (pid && proc === null) throw new Error(`no /proc/${pid}/stat`);
     return { total, idle, proc };
   } catch {
     return { total: 0, idle: 0, proc: null };
@@ -189,11 +85,6 @@ async function withCpu<T>(apiPid: number | undefined, work: () => Promise<T>): P
 function assertClean(name: string, r: Result) {
   const bad = r.errors + r.timeouts + r.non2xx;
   if (bad > 0) throw new Error(`${name}: ${r.errors} errors, ${r.timeouts} timeouts, ${r.non2xx} non-2xx (${JSON.stringify(r.statusCodeStats)})`);
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }
 
 /** A measurement: a name, and a function that runs it for some seconds (warm-up runs are not recorded). */
@@ -262,7 +153,7 @@ function pgbenchBinary(): string {
 
 function pgbench(s: SeedResult, hash: string): Workload {
   const bin = pgbenchBinary();
-  const u = new URL(dbUrl(opts.db));
+  const u = new URL(dbUrl(opts.adminUrl, opts.db));
   const common = [
     '-n',
     '-M', 'extended',
@@ -384,19 +275,6 @@ async function captureStatements(url: string, secrets: Record<string, string>, s
 
 // ---------------------------------------------------------------- the run
 
-function conditions<E extends Record<string, string>>(extra: E) {
-  return {
-    date: new Date().toISOString(),
-    nproc: os.availableParallelism(),
-    cpu: os.cpus()[0]?.model ?? 'unknown',
-    memory_gb: Math.round(os.totalmem() / 2 ** 30),
-    node: process.version,
-    platform: `${os.type()} ${os.release()}`,
-    load_average_before: os.loadavg().map((l) => Math.round(l * 100) / 100),
-    ...extra,
-  };
-}
-
 /** A deterministic mix of 10,000 identifiers: 80% seeded emails (as typed by a CRM: mixed case, padded), 20% unknown. */
 function checkBody(s: SeedResult, purpose: string, size: number): string {
   let x = 12345;
@@ -411,26 +289,15 @@ function checkBody(s: SeedResult, purpose: string, size: number): string {
 
 async function main(): Promise<void> {
   mkdirSync(RESULTS, { recursive: true });
-  const pgVersion = await (async () => {
-    const c = new pg.Client({ connectionString: opts.adminUrl, connectionTimeoutMillis: 5000 });
-    await c.connect();
-    try {
-      const r = await c.query<{ v: string; fsync: string; sc: string }>(
-        "SELECT current_setting('server_version') AS v, current_setting('fsync') AS fsync, current_setting('synchronous_commit') AS sc",
-      );
-      return `${r.rows[0]!.v} (fsync=${r.rows[0]!.fsync}, synchronous_commit=${r.rows[0]!.sc})`;
-    } finally {
-      await c.end();
-    }
-  })();
+  const pgVersion = await postgresVersion(opts.adminUrl);
   const pgbenchVersion = spawnSync(pgbenchBinary(), ['--version'], { encoding: 'utf8' }).stdout.trim();
   const machine = conditions({ postgres: pgVersion, pgbench: pgbenchVersion });
   log(`machine: ${JSON.stringify(machine)}`);
 
   // 1. Database, seed, servers.
   log(`database ${opts.db}: drop, create, migrate`);
-  await dropDatabase();
-  const url = dbUrl(opts.db);
+  await dropDatabase(opts.adminUrl, opts.db);
+  const url = dbUrl(opts.adminUrl, opts.db);
   await runMigrations(url);
   // Fresh keys for this run; the seeder (in this process) and the API must share them.
   const secrets = { MASTER_KEY: randomBytes(32).toString('hex'), JWT_SECRET: randomBytes(32).toString('hex') };
@@ -616,14 +483,4 @@ async function main(): Promise<void> {
   log(`\nwrote ${join('bench', 'results', 'latest.json')}`);
 }
 
-let failed = false;
-try {
-  await main();
-} catch (err) {
-  failed = true;
-  console.error(`bench failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
-  tailLogs();
-} finally {
-  await cleanup();
-}
-process.exit(failed ? 1 : 0);
+await runMain('bench', main, run);

@@ -14,17 +14,14 @@
 // (rightful_bench_events), BENCH_ADMIN_URL (postgres://postgres@127.0.0.1:5432/postgres), BENCH_EVENTS_TIMEOUT_S
 // (300: how long to wait for the receiver), WORKER_CONCURRENCY (32, per worker process), DATABASE_POOL_MAX (10, per
 // process), OUTBOX_SWEEP_MS / OUTBOX_* (the worker's defaults unless set), BENCH_EVENTS_BASELINE_RUNS (2).
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import { createServer } from 'node:net';
 import os from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import pg from 'pg';
 import { loadConfig } from '../src/config.js';
 import { createDb, createPool } from '../src/db/client.js';
 import { runMigrations } from '../src/db/migrate.js';
@@ -35,12 +32,9 @@ import { CreatePurposeBody } from '../src/modules/purposes/purposes.schemas.js';
 import { subjects as subjectsTable } from '../src/modules/subjects/subjects.table.js';
 import { SCOPES } from '../src/plugins/auth.js';
 import { createServices } from '../src/services.js';
+import { conditions, createRun, dbUrl, dropDatabase, env, freePort, httpOk, log, machineTicks, num, percentile, postgresVersion, procTicks, RESULTS, runMain, sleep } from './processes.js';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const RESULTS = join(ROOT, 'bench', 'results');
 const PIDFILE = join(RESULTS, '.events-pids');
-const env = process.env;
-const num = (v: string | undefined, d: number) => (v === undefined || v === '' ? d : Number(v));
 
 const opts = {
   events: num(env.BENCH_EVENTS, 10_000),
@@ -57,158 +51,28 @@ const opts = {
 const TARGETS = { ratioVsRaw: 0.3, p99Ms: 2000 };
 const PREFIX = `rightful-bench-events-${process.pid}`;
 
-const log = (s: string) => console.error(s);
-const dbUrl = (name: string) => {
-  const u = new URL(opts.adminUrl);
-  u.pathname = `/${name}`;
-  return u.toString();
-};
 const now = () => performance.timeOrigin + performance.now(); // wall-clock ms, sub-ms resolution, one clock for all
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // ---------------------------------------------------------------- processes, cleanup
 
-const children = new Map<string, ChildProcess>();
-const logFiles = new Map<string, string>();
-
-function writePids() {
-  writeFileSync(PIDFILE, [...children.values()].map((c) => c.pid).filter(Boolean).join('\n') + '\n');
-}
-
-/** A previous run killed hard (SIGKILL, OOM) cannot clean up; its children are recorded here. Only processes whose
- * command line is one of ours are stopped. */
-function killLeftovers(): void {
-  if (!existsSync(PIDFILE)) return;
-  for (const pid of readFileSync(PIDFILE, 'utf8').split('\n').map(Number).filter(Boolean)) {
-    try {
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
-      if (/src\/server\.ts|src\/worker\.ts|bench\/events-bullmq-worker\.ts|redis-server 127\.0\.0\.1/.test(cmd)) {
-        process.kill(pid, 'SIGKILL');
-        log(`killed leftover pid ${pid} (${cmd.trim()})`);
-      }
-    } catch {
-      /* gone already */
-    }
-  }
-  rmSync(PIDFILE, { force: true });
-}
-
-function tailLogs(): void {
-  for (const [name, file] of logFiles) {
-    const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
-    if (text.trim()) log(`--- last lines of ${file} (${name}):\n${text.slice(-3000)}`);
-  }
-}
-
-function spawnChild(name: string, command: string, args: string[], extraEnv: Record<string, string>, ipc = false): ChildProcess {
-  const logFile = join(RESULTS, `events-${name}.log`);
-  const fd = openSync(logFile, 'w');
-  const child = spawn(command, args, { cwd: ROOT, env: { ...env, ...extraEnv }, stdio: ipc ? ['ignore', fd, fd, 'ipc'] : ['ignore', fd, fd] });
-  closeSync(fd);
-  logFiles.set(name, logFile);
-  children.set(name, child);
-  writePids();
-  return child;
-}
-
-async function stopChild(name: string, c: ChildProcess, quiet = false): Promise<void> {
-  if (c.exitCode === null && c.signalCode === null) {
-    const exited = new Promise<void>((r) => c.once('exit', () => r()));
-    c.kill('SIGTERM');
-    const timer = setTimeout(() => c.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(timer);
-    if (!quiet) log(`  stopped ${name} (pid ${c.pid})`);
-  }
-  children.delete(name);
-  writePids();
-}
-
-async function dropDatabase(): Promise<void> {
-  const admin = new pg.Client({ connectionString: opts.adminUrl, connectionTimeoutMillis: 5000 });
-  await admin.connect();
-  try {
-    await admin.query(`DROP DATABASE IF EXISTS "${opts.db}" WITH (FORCE)`);
-  } finally {
-    await admin.end();
-  }
-}
+// Workers and API first, redis-server last (the workers close their queues on it).
+const run = createRun({ pidFile: PIDFILE, logPrefix: 'events-', adminUrl: opts.adminUrl, db: opts.db, stopLast: ['redis'] });
+const { children, spawnChild, stopChild, waitFor } = run;
 
 let receiver: http.Server | null = null;
-let cleaned = false;
-async function cleanup(): Promise<void> {
-  if (cleaned) return;
-  cleaned = true;
-  log('cleanup:');
-  // Workers and API first, redis-server last (the workers close their queues on it).
-  const order = [...children.keys()].sort((a, b) => Number(a === 'redis') - Number(b === 'redis'));
-  for (const name of order) await stopChild(name, children.get(name)!).catch(() => {});
-  rmSync(PIDFILE, { force: true });
+run.atCleanup(() => {
   receiver?.closeAllConnections();
   receiver?.close();
-  await dropDatabase().then(
-    () => log(`  dropped database ${opts.db}`),
-    (err: Error) => log(`  could not drop ${opts.db}: ${err.message}`),
-  );
-}
-
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.on(sig, () => {
-    log(`received ${sig}`);
-    void cleanup().finally(() => process.exit(130));
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitFor(name: string, child: ChildProcess, probe: () => Promise<boolean>, seconds = 60): Promise<void> {
-  let exited: string | null = null;
-  child.once('exit', (code, sig) => (exited = `${name} exited (code ${code}, signal ${sig})`));
-  const deadline = Date.now() + seconds * 1000;
-  for (;;) {
-    if (exited) throw new Error(exited);
-    if (Date.now() > deadline) throw new Error(`${name} not ready within ${seconds} s`);
-    if (await probe().catch(() => false)) return;
-    await sleep(100);
-  }
-}
-
-const httpOk = (url: string) => async () => (await fetch(url)).ok;
+});
 
 // ---------------------------------------------------------------- measuring helpers
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
 const summary = (values: number[]) => {
   const s = [...values].sort((a, b) => a - b);
   const r = (v: number) => Math.round(v * 10) / 10;
   return { p50: r(percentile(s, 50)), p90: r(percentile(s, 90)), p99: r(percentile(s, 99)), max: r(s[s.length - 1] ?? NaN) };
 };
 
-/** CPU ticks (1/100 s) of a process: utime + stime. */
-function procTicks(pid: number): number | null {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return Number(f[11]) + Number(f[12]);
-  } catch {
-    return null;
-  }
-}
-function machineTicks(): { total: number; idle: number } {
-  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  return { total: line.reduce((a, b) => a + b, 0), idle: (line[3] ?? 0) + (line[4] ?? 0) };
-}
 /** Every postgres process on the machine (other databases' sessions included: label it so). */
 function postgresTicks(): number {
   let sum = 0;
@@ -241,18 +105,6 @@ function cpuBetween(a: CpuSnap, b: CpuSnap) {
   out['postgres (all sessions)'] = Math.round(((b.postgres - a.postgres) / wallTicks) * 100);
   const dt = b.machine.total - a.machine.total;
   return { machine_busy_pct: dt > 0 ? Math.round((1 - (b.machine.idle - a.machine.idle) / dt) * 100) : NaN, process_cpu_pct: out };
-}
-
-function conditions() {
-  return {
-    date: new Date().toISOString(),
-    nproc: os.availableParallelism(),
-    cpu: os.cpus()[0]?.model ?? 'unknown',
-    memory_gb: Math.round(os.totalmem() / 2 ** 30),
-    node: process.version,
-    platform: `${os.type()} ${os.release()}`,
-    load_average_before: os.loadavg().map((l) => Math.round(l * 100) / 100),
-  };
 }
 
 // ---------------------------------------------------------------- the BullMQ baseline
@@ -315,7 +167,7 @@ async function baseline(redisUrl: string, run: number) {
 
 async function main(): Promise<void> {
   mkdirSync(RESULTS, { recursive: true });
-  killLeftovers();
+  run.killLeftovers(/src\/server\.ts|src\/worker\.ts|bench\/events-bullmq-worker\.ts|redis-server 127\.0\.0\.1/);
   const machine = conditions();
   log(`machine: ${JSON.stringify(machine)}`);
 
@@ -344,18 +196,7 @@ async function main(): Promise<void> {
   })();
   log(`  redis-server ${redisVersion} on ${redisUrl} (pid ${redis.pid})`);
 
-  const pgVersion = await (async () => {
-    const c = new pg.Client({ connectionString: opts.adminUrl, connectionTimeoutMillis: 5000 });
-    await c.connect();
-    try {
-      const r = await c.query<{ v: string; fsync: string; sc: string }>(
-        "SELECT current_setting('server_version') AS v, current_setting('fsync') AS fsync, current_setting('synchronous_commit') AS sc",
-      );
-      return `${r.rows[0]!.v} (fsync=${r.rows[0]!.fsync}, synchronous_commit=${r.rows[0]!.sc})`;
-    } finally {
-      await c.end();
-    }
-  })();
+  const pgVersion = await postgresVersion(opts.adminUrl);
 
   // 2. The first baseline, while nothing else of this run is up.
   const baselines = [];
@@ -365,8 +206,8 @@ async function main(): Promise<void> {
 
   // 3. Database and seed.
   log(`database ${opts.db}: drop, create, migrate`);
-  await dropDatabase();
-  const url = dbUrl(opts.db);
+  await dropDatabase(opts.adminUrl, opts.db);
+  const url = dbUrl(opts.adminUrl, opts.db);
   await runMigrations(url);
   const secrets = { MASTER_KEY: randomBytes(32).toString('hex'), JWT_SECRET: randomBytes(32).toString('hex') };
   const config = loadConfig({ ...env, ...secrets, DATABASE_URL: url, LOG_LEVEL: 'warn' });
@@ -678,14 +519,4 @@ async function main(): Promise<void> {
   if (!out.pass) process.exitCode = 2;
 }
 
-let failed = false;
-try {
-  await main();
-} catch (err) {
-  failed = true;
-  console.error(`bench:events failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-  tailLogs();
-} finally {
-  await cleanup();
-}
-process.exit(failed ? 1 : (process.exitCode ?? 0));
+await runMain('bench:events', main, run);

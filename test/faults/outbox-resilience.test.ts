@@ -5,27 +5,13 @@ import { startWorker } from '../../src/modules/outbox/outbox.worker.js';
 import { build, createPurpose, createSubject, type TestApp } from '../helper.js';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
 import { startThrowawayRedis } from '../helpers/redis-server.js';
+import { createEndpoint } from '../helpers/webhooks.js';
+import { fastWorkerEnv, startTestWorker } from '../helpers/worker-env.js';
 
 const root = new URL('../../', import.meta.url).pathname;
 
-function fastEnv(redisUrl: string): Record<string, string> {
-  return {
-    REDIS_URL: redisUrl,
-    WEBHOOK_ALLOW_PRIVATE: 'true',
-    OUTBOX_SWEEP_MS: '100',
-    OUTBOX_RECONCILE_MS: '300',
-    OUTBOX_VISIBILITY_TIMEOUT_MS: '1500',
-    WEBHOOK_RETRY_DELAYS: '200ms,300ms,500ms,500ms,500ms',
-    WEBHOOK_TIMEOUT_MS: '2000',
-    WORKER_CONCURRENCY: '8',
-  };
-}
-
-async function endpointFor(ta: TestApp, receiver: Receiver): Promise<string> {
-  const res = await ta.call({ method: 'POST', url: '/v1/webhook-endpoints', payload: { url: receiver.url, event_types: ['consent.granted'] } });
-  if (res.statusCode !== 201) throw new Error(res.body);
-  return res.json().id;
-}
+const fastEnv = (redisUrl: string) =>
+  fastWorkerEnv({ REDIS_URL: redisUrl, WEBHOOK_RETRY_DELAYS: '200ms,300ms,500ms,500ms,500ms', WORKER_CONCURRENCY: '8' });
 
 /** n consent grants, one subject each; returns their ledger event ids. */
 async function grants(ta: TestApp, n: number, tag: string): Promise<string[]> {
@@ -44,15 +30,24 @@ async function grants(ta: TestApp, n: number, tag: string): Promise<string[]> {
 
 const ledgerIdsSeen = (r: Receiver) => new Set(r.received.map((m) => JSON.parse(m.body).data.ledger_event_id as string));
 
+/** Per ledger event received, the webhook-ids it arrived under. */
+function webhookIdsByEvent(r: Receiver): Map<string, Set<string>> {
+  const byEvent = new Map<string, Set<string>>();
+  for (const m of r.received) {
+    const ev = JSON.parse(m.body).data.ledger_event_id as string;
+    byEvent.set(ev, (byEvent.get(ev) ?? new Set()).add(String(m.headers['webhook-id'])));
+  }
+  return byEvent;
+}
+
 t.test('Redis emptied while events are pending: every event still arrives', async (t) => {
   const redis = await startThrowawayRedis(t);
   const ta = await build(t, { env: fastEnv(redis.url) });
   await createPurpose(ta, 'newsletter');
   const receiver = await startReceiver(t);
   receiver.respond = () => 200;
-  await endpointFor(ta, receiver);
-  const worker = await startWorker(ta.config, { healthPort: null });
-  t.teardown(() => worker.stop(5000));
+  await createEndpoint(ta, receiver.url, ['consent.granted']);
+  const worker = await startTestWorker(t, ta);
 
   // Slow the receiver so jobs pile up in Redis, then empty Redis under the worker's feet.
   let slow = true;
@@ -64,11 +59,7 @@ t.test('Redis emptied while events are pending: every event still arrives', asyn
   const want = new Set(ids);
   await receiver.waitFor(() => [...want].every((id) => ledgerIdsSeen(receiver).has(id)), 30_000);
   t.equal([...want].filter((id) => ledgerIdsSeen(receiver).has(id)).length, 20, 'all 20 events arrived');
-  const byEvent = new Map<string, Set<string>>();
-  for (const m of receiver.received) {
-    const ev = JSON.parse(m.body).data.ledger_event_id as string;
-    byEvent.set(ev, (byEvent.get(ev) ?? new Set()).add(String(m.headers['webhook-id'])));
-  }
+  const byEvent = webhookIdsByEvent(receiver);
   t.ok([...byEvent.values()].every((s) => s.size === 1), 'a repeated event always carries the same webhook-id');
 });
 
@@ -77,9 +68,8 @@ t.test('Redis stopped for 20 s and started again: the running worker resumes by 
   const ta = await build(t, { env: fastEnv(redis.url) });
   await createPurpose(ta, 'newsletter');
   const receiver = await startReceiver(t);
-  await endpointFor(ta, receiver);
-  const worker = await startWorker(ta.config, { healthPort: null });
-  t.teardown(() => worker.stop(5000));
+  await createEndpoint(ta, receiver.url, ['consent.granted']);
+  const worker = await startTestWorker(t, ta);
 
   const before = await grants(ta, 2, 'before');
   await receiver.waitFor(() => before.every((id) => ledgerIdsSeen(receiver).has(id)));
@@ -99,7 +89,7 @@ t.test('a worker killed mid-delivery: a new worker delivers everything, repeats 
   const ta = await build(t, { env: fastEnv(redis.url) });
   await createPurpose(ta, 'newsletter');
   const receiver = await startReceiver(t);
-  await endpointFor(ta, receiver);
+  await createEndpoint(ta, receiver.url, ['consent.granted']);
 
   let hang = true;
   receiver.respond = () => (hang ? 'hang' : 200);
@@ -112,14 +102,9 @@ t.test('a worker killed mid-delivery: a new worker delivers everything, repeats 
   await new Promise((r) => child.once('exit', r));
   hang = false;
 
-  const worker = await startWorker(ta.config, { healthPort: null });
-  t.teardown(() => worker.stop(5000));
+  const worker = await startTestWorker(t, ta);
   await receiver.waitFor(() => ids.every((id) => ledgerIdsSeen(receiver).has(id)), 40_000);
-  const idsPerEvent = new Map<string, Set<string>>();
-  for (const m of receiver.received) {
-    const ev = JSON.parse(m.body).data.ledger_event_id as string;
-    idsPerEvent.set(ev, (idsPerEvent.get(ev) ?? new Set()).add(String(m.headers['webhook-id'])));
-  }
+  const idsPerEvent = webhookIdsByEvent(receiver);
   t.equal(idsPerEvent.size, 10, 'every event arrived');
   t.ok([...idsPerEvent.values()].every((s) => s.size === 1), 'duplicates only under the same webhook-id');
 });
@@ -129,7 +114,7 @@ t.test('two workers at once: no event is delivered twice at the same time', asyn
   const ta = await build(t, { env: fastEnv(redis.url) });
   await createPurpose(ta, 'newsletter');
   const receiver = await startReceiver(t);
-  await endpointFor(ta, receiver);
+  await createEndpoint(ta, receiver.url, ['consent.granted']);
   const inFlight = new Map<string, number>();
   let overlap = 0;
   // Hold each request 150 ms and watch for a second copy of the same webhook-id arriving meanwhile.
@@ -156,9 +141,8 @@ t.test('nothing in Redis holds personal data', async (t) => {
   const ta = await build(t, { env: fastEnv(redis.url) });
   await createPurpose(ta, 'newsletter');
   const receiver = await startReceiver(t);
-  await endpointFor(ta, receiver);
-  const worker = await startWorker(ta.config, { healthPort: null });
-  t.teardown(() => worker.stop(5000));
+  await createEndpoint(ta, receiver.url, ['consent.granted']);
+  const worker = await startTestWorker(t, ta);
   const email = 'private.person@example.com';
   const subject = await createSubject(ta, email);
   await ta.call({

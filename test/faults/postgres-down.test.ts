@@ -6,19 +6,13 @@ import { buildApp } from '../../src/app.js';
 import { build, createPurpose, createSubject, grant, testConfig, type TestApp } from '../helper.js';
 import { assertProblem } from '../helpers/problem.js';
 import { startTcpProxy, type PauseMode, type PauseOptions, type TcpProxy } from '../helpers/tcp-proxy.js';
+import { collectUncaught } from '../helpers/uncaught.js';
 
 const CONNECT_TIMEOUT_MS = 1000;
 const STATEMENT_TIMEOUT_MS = 1000;
 const DEADLINE_MS = 10_000;
 
-const unexpected: unknown[] = [];
-const onUncaught = (err: unknown) => unexpected.push(err);
-process.on('uncaughtException', onUncaught);
-process.on('unhandledRejection', onUncaught);
-t.teardown(() => {
-  process.off('uncaughtException', onUncaught);
-  process.off('unhandledRejection', onUncaught);
-});
+const unexpected = collectUncaught(t);
 
 type Setup = { ta: TestApp; app: FastifyInstance; proxy: TcpProxy; subject: string };
 

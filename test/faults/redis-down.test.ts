@@ -6,17 +6,11 @@ import t, { type Test } from 'tap';
 import { buildApp } from '../../src/app.js';
 import { build, createPurpose, createSubject, testConfig, type TestApp } from '../helper.js';
 import { startTcpProxy, type PauseMode, type PauseOptions } from '../helpers/tcp-proxy.js';
+import { collectUncaught } from '../helpers/uncaught.js';
 
 const REDIS = new URL(process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379');
 
-const unexpected: unknown[] = [];
-const onUncaught = (err: unknown) => unexpected.push(err);
-process.on('uncaughtException', onUncaught);
-process.on('unhandledRejection', onUncaught);
-t.teardown(() => {
-  process.off('uncaughtException', onUncaught);
-  process.off('unhandledRejection', onUncaught);
-});
+const unexpected = collectUncaught(t);
 
 /** A port on which nothing listens: bound, noted, released. */
 async function unusedPort(): Promise<number> {

@@ -20,3 +20,15 @@ export function assertProblem(t: T, res: LightMyRequestResponse | { statusCode: 
   if (code) t.equal(body.code, code, `${where}code ${code}`);
   return body;
 }
+
+export type FieldProblem = { field: string; message: string };
+
+/** The `field`s of a validation problem's `errors`, in the order given (none: []). */
+export function errorFields(body: Record<string, unknown>): string[] {
+  return ((body.errors ?? []) as FieldProblem[]).map((e) => e.field);
+}
+
+/** The same, sorted. */
+export function fields(body: Record<string, unknown>): string[] {
+  return errorFields(body).sort();
+}

@@ -2,23 +2,12 @@
 // stable code and an x-request-id, never a 5xx, and nothing reaches the database.
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import t from 'tap';
-import { build, createPurpose, createSubject, type TestApp } from '../helper.js';
-import { assertProblem } from '../helpers/problem.js';
+import { build, createPurpose, createSubject } from '../helper.js';
+import { assertProblem, errorFields } from '../helpers/problem.js';
+import { snapshot } from '../helpers/snapshot.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const TABLES = ['tenants', 'purposes', 'purpose_versions', 'subjects', 'subject_identifiers', 'consent_events', 'consent_state', 'idempotency_keys'];
 const SQL_INJECTION = ["' OR 1=1--", "'; DROP TABLE consent_events;--", "\\'", '$$', '%', '_', 'a%', "newsletter' --", 'newsletter;', '1 OR 1=1'];
-
-async function snapshot(ta: TestApp): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const table of TABLES) {
-    const { rows } = await ta.sql.query(
-      `SELECT count(*)::int AS n, coalesce(md5(string_agg(x, ',' ORDER BY x)), '') AS h FROM (SELECT to_jsonb(t)::text AS x FROM ${table} t) s`,
-    );
-    out[table] = `${rows[0].n}:${rows[0].h}`;
-  }
-  return out;
-}
 
 type Endpoint = { name: string; method: 'POST' | 'PATCH'; url: string; valid: Record<string, unknown>; limit: number };
 
@@ -65,7 +54,6 @@ t.test('the bad-input corpus', async (t) => {
   };
   const send = (ep: Endpoint, payload: string | Buffer, contentType = 'application/json', extra: Partial<InjectOptions> = {}) =>
     ta.call({ method: ep.method, url: ep.url, payload, headers: { 'content-type': contentType }, ...extra });
-  const fields = (body: Record<string, unknown>) => ((body.errors ?? []) as { field: string }[]).map((e) => e.field);
 
   const before = await snapshot(ta);
 
@@ -80,7 +68,7 @@ t.test('the bad-input corpus', async (t) => {
     if (ep.limit > 64 * 1024) {
       // The bulk endpoint accepts more than 64 KiB: the same padding that is a 413 elsewhere reaches validation.
       const body = reject(await send(ep, withMembers(ep.valid, `"pad":"${'x'.repeat(100 * 1024)}"`)), 400, 'VALIDATION_FAILED', L('100 KiB body on the bulk endpoint'));
-      t.same(fields(body), ['pad'], L('only the padding field is at fault'));
+      t.same(errorFields(body), ['pad'], L('only the padding field is at fault'));
     } else {
       reject(await send(ep, withMembers(ep.valid, `"pad":"${'x'.repeat(64 * 1024 - text.length - 10)}"`)), 400, 'VALIDATION_FAILED', L('body just under 64 KiB'));
     }
@@ -125,7 +113,7 @@ t.test('the bad-input corpus', async (t) => {
     ] as [string, string][]) {
       const raw = `${text.slice(0, at)}${escape}${text.slice(at)}`;
       const body = reject(await send(ep, raw), 400, 'VALIDATION_FAILED', L(`${label} in a string`));
-      t.ok(fields(body).length === 1 && fields(body)[0] !== '(body)', L(`${label}: names the field (${fields(body)})`));
+      t.ok(errorFields(body).length === 1 && errorFields(body)[0] !== '(body)', L(`${label}: names the field (${errorFields(body)})`));
       // The same escapes in a key are refused too.
       reject(await send(ep, withMembers(ep.valid, `"k${escape}":1`)), 400, 'VALIDATION_FAILED', L(`${label} in a key`));
     }
@@ -137,7 +125,7 @@ t.test('the bad-input corpus', async (t) => {
       ['prototype', '"prototype":{}'],
     ] as [string, string][]) {
       const body = reject(await send(ep, withMembers(ep.valid, member)), 400, 'VALIDATION_FAILED', L(key));
-      t.same(fields(body), [key], L(`${key}: named`));
+      t.same(errorFields(body), [key], L(`${key}: named`));
     }
     for (const field of ['tenant_id', 'hash', 'status', 'id', 'prev_hash', 'version']) {
       const body = reject(await send(ep, withMembers(ep.valid, `"${field}":"x"`)), 400, 'VALIDATION_FAILED', L(`unknown field ${field}`));
@@ -159,7 +147,7 @@ t.test('the bad-input corpus', async (t) => {
       ] as [string, string][]) {
         const res = await send(ep, text, 'application/json', { headers: { 'content-type': 'application/json', 'idempotency-key': key } });
         const body = reject(res, 400, 'VALIDATION_FAILED', L(`Idempotency-Key ${label}`));
-        t.match(fields(body).join(), /idempotency-key/, L(`Idempotency-Key ${label}: named`));
+        t.match(errorFields(body).join(), /idempotency-key/, L(`Idempotency-Key ${label}: named`));
       }
     }
   }
@@ -193,7 +181,7 @@ t.test('the bad-input corpus', async (t) => {
   ];
   for (const [method, url, label, payload, field] of typed) {
     const body = reject(await ta.call({ method: method as 'POST', url, payload: payload as object }), 400, 'VALIDATION_FAILED', label);
-    t.ok(fields(body).includes(field), `${label}: names ${field} (${fields(body)})`);
+    t.ok(errorFields(body).includes(field), `${label}: names ${field} (${errorFields(body)})`);
   }
 
   // --- SQL-injection strings as purpose keys, in the path and in bodies: 400, never 500.
@@ -236,7 +224,7 @@ t.test('the bad-input corpus', async (t) => {
   for (const base of ['/v1/purposes', '/v1/purposes/newsletter/versions', `/v1/subjects/${subject}/consents/history`]) {
     for (const q of ['limit=0', 'limit=-1', 'limit=1e9', 'limit=abc', 'limit=1.5', 'limit=201', 'limit=', 'limit=1&limit=2', 'limit=NaN', 'limit=Infinity']) {
       const body = reject(await ta.call({ method: 'GET', url: `${base}?${q}` }), 400, 'VALIDATION_FAILED', `${base}?${q}`);
-      t.match(fields(body).join(), /limit/, `${base}?${q}: names limit`);
+      t.match(errorFields(body).join(), /limit/, `${base}?${q}: names limit`);
     }
     for (const cursor of ['garbage', 'eyJ', Buffer.from('["other-list",1]').toString('base64url'), Buffer.from('{"$ne":null}').toString('base64url'), '%00', 'x'.repeat(201)]) {
       reject(await ta.call({ method: 'GET', url: `${base}?cursor=${encodeURIComponent(cursor)}` }), 400, 'VALIDATION_FAILED', `${base} cursor ${cursor.slice(0, 12)}`);
@@ -247,7 +235,7 @@ t.test('the bad-input corpus', async (t) => {
   // --- 10,001 identifiers on the check endpoint: a 400 naming identifiers (10,000 is fine, checked below).
   const many = (n: number) => Array.from({ length: n }, (_, i) => ({ type: 'email', value: `p${i}@example.com` }));
   const over = reject(await ta.call({ method: 'POST', url: '/v1/consents/check', payload: { purpose: 'newsletter', identifiers: many(10_001) } }), 400, 'VALIDATION_FAILED', '10,001 identifiers');
-  t.same(fields(over), ['identifiers']);
+  t.same(errorFields(over), ['identifiers']);
   // 10,000 unknown keys: refused, and the answer stays small (the error list is bounded).
   const keys = Object.fromEntries(Array.from({ length: 10_000 }, (_, i) => [`k${i}`, 1]));
   const wide = await ta.call({ method: 'POST', url: '/v1/consents/check', payload: { purpose: 'newsletter', identifiers, ...keys } });

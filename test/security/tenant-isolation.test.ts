@@ -1,22 +1,9 @@
 // INV-5: a caller never reads, changes or learns the existence of another tenant's data. Every /v1 endpoint that
 // takes an id or key answers 404 for tenant A's ids when called by tenant B, and nothing is written.
 import t from 'tap';
-import { build, createPurpose, createSubject, grant, type TestApp } from '../helper.js';
+import { build, createPurpose, createSubject, grant } from '../helper.js';
 import { assertProblem } from '../helpers/problem.js';
-
-const TABLES = ['tenants', 'purposes', 'purpose_versions', 'subjects', 'subject_identifiers', 'consent_events', 'consent_state', 'idempotency_keys'];
-
-/** A fingerprint of every row of every table, looked at behind the service's back. */
-async function snapshot(ta: TestApp): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const table of TABLES) {
-    const { rows } = await ta.sql.query(
-      `SELECT count(*)::int AS n, coalesce(md5(string_agg(x, ',' ORDER BY x)), '') AS h FROM (SELECT to_jsonb(t)::text AS x FROM ${table} t) s`,
-    );
-    out[table] = `${rows[0].n}:${rows[0].h}`;
-  }
-  return out;
-}
+import { snapshot } from '../helpers/snapshot.js';
 
 t.test("another tenant's ids answer 404 on every endpoint, and nothing is written", async (t) => {
   const ta = await build(t);

@@ -1,6 +1,6 @@
-import t, { type Test } from 'tap';
-import type { LightMyRequestResponse } from 'fastify';
+import t from 'tap';
 import { build, createPurpose, type TestApp } from '../../helper.js';
+import { assertProblem, errorFields } from '../../helpers/problem.js';
 
 type NoticePurpose = {
   key: string;
@@ -17,14 +17,6 @@ type NoticePurpose = {
   recipients: string[];
   data_categories: string[];
 };
-
-function problemOf(t: Test, res: LightMyRequestResponse, status: number, code: string) {
-  t.equal(res.statusCode, status, `status ${status}: ${res.body}`);
-  t.match(res.headers['content-type'], /^application\/problem\+json/);
-  const body = res.json();
-  t.equal(body.code, code);
-  return body as { code: string; errors?: { field: string; message: string }[] };
-}
 
 async function notice(ta: TestApp, query = '', tenantId?: string) {
   const res = await ta.call({ method: 'GET', url: `/v1/privacy-notice${query}`, tenantId });
@@ -166,14 +158,14 @@ t.test('a malformed locale is a 400 naming the locale', async (t) => {
   const ta = await build(t);
   for (const locale of ['BG', 'bulgarian', 'bg_BG', 'en-us', 'b', '1234', 'bg-BG-x']) {
     const res = await ta.call({ method: 'GET', url: `/v1/privacy-notice?locale=${encodeURIComponent(locale)}` });
-    const body = problemOf(t, res, 400, 'VALIDATION_FAILED');
-    t.match((body.errors ?? []).map((e) => e.field), [/^(query|querystring)\.locale$/], locale);
+    const body = assertProblem(t, res, 400, 'VALIDATION_FAILED');
+    t.match(errorFields(body), [/^(query|querystring)\.locale$/], locale);
   }
 });
 
 t.test('the notice needs purposes:read', async (t) => {
   const ta = await build(t);
-  problemOf(t, await ta.call({ method: 'GET', url: '/v1/privacy-notice', scope: 'subjects:read consents:read' }), 403, 'FORBIDDEN');
-  problemOf(t, await ta.app.inject({ method: 'GET', url: '/v1/privacy-notice' }), 401, 'UNAUTHORIZED');
+  assertProblem(t, await ta.call({ method: 'GET', url: '/v1/privacy-notice', scope: 'subjects:read consents:read' }), 403, 'FORBIDDEN');
+  assertProblem(t, await ta.app.inject({ method: 'GET', url: '/v1/privacy-notice' }), 401, 'UNAUTHORIZED');
   t.equal((await ta.call({ method: 'GET', url: '/v1/privacy-notice', scope: 'purposes:read' })).statusCode, 200);
 });

@@ -1,43 +1,6 @@
-import t, { type Test } from 'tap';
-import pg from 'pg';
-import type { LightMyRequestResponse } from 'fastify';
+import t from 'tap';
 import { build, createPurpose, type TestApp } from '../../helper.js';
-
-/**
- * A superuser connection to the test database for looking behind the service's back. Not ta.sql: the harness ends
- * that pool and then drops the database WITH (FORCE), and pg-pool's end() resolves before its sockets have closed, so
- * a just-released client can receive "terminating connection" (57P01) as an uncaught error. This client is ended
- * (socket closed) by a teardown that runs before the harness's own.
- */
-async function behind(t: Test, ta: TestApp): Promise<pg.Client> {
-  const client = new pg.Client({ connectionString: ta.databaseUrl });
-  client.on('error', () => {});
-  await client.connect();
-  t.teardown(() => client.end());
-  return client;
-}
-
-type Env = TestApp & { db: pg.Client };
-
-/** A fresh app and database (build), plus the behind-the-back connection as `db`. */
-async function setup(t: Test): Promise<Env> {
-  const ta = await build(t);
-  return Object.assign(ta, { db: await behind(t, ta) });
-}
-
-type FieldProblem = { field: string; message: string };
-
-function problemOf(t: Test, res: LightMyRequestResponse, status: number, code: string) {
-  t.equal(res.statusCode, status, `status ${status}: ${res.body}`);
-  t.match(res.headers['content-type'], /^application\/problem\+json/);
-  const body = res.json();
-  t.equal(body.code, code);
-  return body as { code: string; detail: string; errors?: FieldProblem[] };
-}
-
-function fields(body: { errors?: FieldProblem[] }): string[] {
-  return (body.errors ?? []).map((e) => e.field).sort();
-}
+import { assertProblem, fields } from '../../helpers/problem.js';
 
 const NEWSLETTER = {
   key: 'newsletter',
@@ -72,7 +35,7 @@ async function walk(ta: TestApp, url: string, limit: number, tenantId?: string) 
 }
 
 t.test('POST /v1/purposes creates a purpose at version 1', async (t) => {
-  const ta = await setup(t);
+  const ta = await build(t);
   const res = await ta.call({ method: 'POST', url: '/v1/purposes', payload: NEWSLETTER });
   t.equal(res.statusCode, 201, res.body);
   const body = res.json();
@@ -88,12 +51,12 @@ t.test('POST /v1/purposes creates a purpose at version 1', async (t) => {
   });
   t.same(body.translations, NEWSLETTER.translations);
   t.ok(!Number.isNaN(Date.parse(body.created_at)));
-  const rows = (await ta.db.query('SELECT key, version FROM purpose_versions WHERE tenant_id = $1', [ta.tenantId])).rows;
+  const rows = (await ta.sql.query('SELECT key, version FROM purpose_versions WHERE tenant_id = $1', [ta.tenantId])).rows;
   t.same(rows, [{ key: 'newsletter', version: 1 }], 'version 1 is kept in the version history');
 });
 
 t.test('optional fields default to false and empty lists', async (t) => {
-  const ta = await setup(t);
+  const ta = await build(t);
   const res = await ta.call({
     method: 'POST',
     url: '/v1/purposes',
@@ -104,28 +67,28 @@ t.test('optional fields default to false and empty lists', async (t) => {
 });
 
 t.test('a key in use is a 409 PURPOSE_EXISTS and the first purpose is unchanged', async (t) => {
-  const ta = await setup(t);
+  const ta = await build(t);
   const first = await createPurpose(ta, 'newsletter');
   const dup = await ta.call({ method: 'POST', url: '/v1/purposes', payload: { ...NEWSLETTER, retention: 'Forever' } });
-  const body = problemOf(t, dup, 409, 'PURPOSE_EXISTS');
+  const body = assertProblem(t, dup, 409, 'PURPOSE_EXISTS');
   t.match(body.detail, /newsletter/);
   const now = await ta.call({ method: 'GET', url: '/v1/purposes/newsletter' });
   t.same(now.json(), first);
 });
 
 t.test('concurrent creations of one key: exactly one 201, the rest 409', async (t) => {
-  const ta = await setup(t);
+  const ta = await build(t);
   const results = await Promise.all(
     Array.from({ length: 10 }, (_, i) => ta.call({ method: 'POST', url: '/v1/purposes', payload: { ...NEWSLETTER, retention: `attempt ${i}` } })),
   );
   const statuses = results.map((r) => r.statusCode).sort();
   t.same(statuses, [201, 409, 409, 409, 409, 409, 409, 409, 409, 409]);
-  const count = (await ta.db.query('SELECT count(*)::int AS n FROM purpose_versions WHERE tenant_id = $1', [ta.tenantId])).rows[0].n;
+  const count = (await ta.sql.query('SELECT count(*)::int AS n FROM purpose_versions WHERE tenant_id = $1', [ta.tenantId])).rows[0].n;
   t.equal(count, 1);
 });
 
 t.test('two tenants may use the same key for their own purposes', async (t) => {
-  const ta = await setup(t);
+  const ta = await build(t);
   const other = await ta.newTenant('Other');
   await createPurpose(ta, 'newsletter');
   const theirs = await ta.call({ method: 'POST', url: '/v1/purposes', tenantId: other, payload: { ...NEWSLETTER, retention: 'Other text' } });
@@ -135,7 +98,7 @@ t.test('two tenants may use the same key for their own purposes', async (t) => {
 });
 
 t.test('GET /v1/purposes/{key} returns the purpose as created', async (t) => {
-  const ta = await setup(t);
+  const ta = await build(t);
   const created = (await ta.call({ method: 'POST', url: '/v1/purposes', payload: NEWSLETTER })).json();
   const res = await ta.call({ method: 'GET', url: '/v1/purposes/newsletter' });
   t.equal(res.statusCode, 200);
@@ -143,7 +106,7 @@ t.test('GET /v1/purposes/{key} returns the purpose as created', async (t) => {
 });
 
 t.test('the list walks every purpose in key order with cursor pagination', async (t) => {
-  const ta = await setup(t);
+  const ta = await build(t);
   const keys = ['echo', 'alpha', 'delta', 'charlie', 'bravo'];
   for (const k of keys) await createPurpose(ta, k);
 
@@ -162,7 +125,7 @@ t.test('the list walks every purpose in key order with cursor pagination', async
 });
 
 t.test("the list shows only the caller's purposes", async (t) => {
-  const ta = await setup(t);
+  const ta = await build(t);
   const other = await ta.newTenant('Other');
   await createPurpose(ta, 'alpha');
   await createPurpose(ta, 'bravo', {}, other);
@@ -173,7 +136,7 @@ t.test("the list shows only the caller's purposes", async (t) => {
 });
 
 t.test('a garbage or foreign cursor is a 400 naming the cursor', async (t) => {
-  const ta = await setup(t);
+  const ta = await build(t);
   for (const k of ['alpha', 'bravo', 'charlie']) await createPurpose(ta, k);
   await ta.call({ method: 'PATCH', url: '/v1/purposes/alpha', payload: { retention: 'v2' } });
   await ta.call({ method: 'PATCH', url: '/v1/purposes/alpha', payload: { retention: 'v3' } });
@@ -193,24 +156,24 @@ t.test('a garbage or foreign cursor is a 400 naming the cursor', async (t) => {
   };
   for (const [what, cursor] of Object.entries(bad)) {
     const res = await ta.call({ method: 'GET', url: `/v1/purposes?limit=1&cursor=${encodeURIComponent(cursor)}` });
-    const body = problemOf(t, res, 400, 'VALIDATION_FAILED');
+    const body = assertProblem(t, res, 400, 'VALIDATION_FAILED');
     t.match(fields(body), [/cursor$/], what);
   }
   const foreign = await ta.call({ method: 'GET', url: `/v1/purposes/alpha/versions?cursor=${encodeURIComponent(purposesCursor)}` });
-  problemOf(t, foreign, 400, 'VALIDATION_FAILED');
+  assertProblem(t, foreign, 400, 'VALIDATION_FAILED');
 });
 
 t.test('limit outside 1-200 is a 400', async (t) => {
-  const ta = await setup(t);
+  const ta = await build(t);
   for (const limit of ['0', '201', 'ten', '-1']) {
     const res = await ta.call({ method: 'GET', url: `/v1/purposes?limit=${limit}` });
-    const body = problemOf(t, res, 400, 'VALIDATION_FAILED');
+    const body = assertProblem(t, res, 400, 'VALIDATION_FAILED');
     t.match(fields(body), [/limit$/], `limit=${limit}`);
   }
 });
 
 t.test('PATCH with changed text publishes version 2; the old text stays readable', async (t) => {
-  const ta = await setup(t);
+  const ta = await build(t);
   const v1 = (await ta.call({ method: 'POST', url: '/v1/purposes', payload: NEWSLETTER })).json();
   const newText = { en: { title: 'Newsletter', description: 'Weekly news about our products and offers' } };
   const res = await ta.call({ method: 'PATCH', url: '/v1/purposes/newsletter', payload: { translations: newText } });
@@ -234,7 +197,7 @@ t.test('PATCH with changed text publishes version 2; the old text stays readable
 });
 
 t.test('PATCH with identical content keeps the version', async (t) => {
-  const ta = await setup(t);
+  const ta = await build(t);
   const v1 = (await ta.call({ method: 'POST', url: '/v1/purposes', payload: NEWSLETTER })).json();
   const { key: _key, ...content } = NEWSLETTER;
   // The same translations in another key order, and the same text with surrounding blanks (trimmed on input).
@@ -253,7 +216,7 @@ t.test('PATCH with identical content keeps the version', async (t) => {
 });
 
 t.test('a change of legal basis or of any other content publishes a new version', async (t) => {
-  const ta = await setup(t);
+  const ta = await build(t);
   await ta.call({ method: 'POST', url: '/v1/purposes', payload: NEWSLETTER });
   const changes = [
     { legal_basis: 'legitimate_interests' },
@@ -277,7 +240,7 @@ t.test('a change of legal basis or of any other content publishes a new version'
 });
 
 t.test('the versions list is cursor-paginated newest first', async (t) => {
-  const ta = await setup(t);
+  const ta = await build(t);
   await createPurpose(ta, 'p');
   for (const retention of ['r2', 'r3', 'r4']) await ta.call({ method: 'PATCH', url: '/v1/purposes/p', payload: { retention } });
   const pages = await walk(ta, '/v1/purposes/p/versions', 3);
@@ -288,19 +251,19 @@ t.test('the versions list is cursor-paginated newest first', async (t) => {
 });
 
 t.test('an unknown legal basis is a 400 naming legal_basis', async (t) => {
-  const ta = await setup(t);
+  const ta = await build(t);
   const create = await ta.call({ method: 'POST', url: '/v1/purposes', payload: { ...NEWSLETTER, legal_basis: 'because_we_can' } });
-  t.same(fields(problemOf(t, create, 400, 'VALIDATION_FAILED')), ['legal_basis']);
+  t.same(fields(assertProblem(t, create, 400, 'VALIDATION_FAILED')), ['legal_basis']);
   t.equal((await ta.call({ method: 'GET', url: '/v1/purposes/newsletter' })).statusCode, 404, 'nothing was created');
 
   await ta.call({ method: 'POST', url: '/v1/purposes', payload: NEWSLETTER });
   const patch = await ta.call({ method: 'PATCH', url: '/v1/purposes/newsletter', payload: { legal_basis: 'Consent' } });
-  t.same(fields(problemOf(t, patch, 400, 'VALIDATION_FAILED')), ['legal_basis']);
+  t.same(fields(assertProblem(t, patch, 400, 'VALIDATION_FAILED')), ['legal_basis']);
   t.equal((await ta.call({ method: 'GET', url: '/v1/purposes/newsletter' })).json().version, 1);
 });
 
 t.test('bad purpose content is a 400 naming each field', async (t) => {
-  const ta = await setup(t);
+  const ta = await build(t);
   const cases: [Record<string, unknown>, RegExp[]][] = [
     [{ key: 'Newsletter' }, [/^key$/]],
     [{ key: 'has space' }, [/^key$/]],
@@ -315,43 +278,43 @@ t.test('bad purpose content is a 400 naming each field', async (t) => {
   ];
   for (const [override, expected] of cases) {
     const res = await ta.call({ method: 'POST', url: '/v1/purposes', payload: { ...NEWSLETTER, ...override } });
-    const body = problemOf(t, res, 400, 'VALIDATION_FAILED');
+    const body = assertProblem(t, res, 400, 'VALIDATION_FAILED');
     t.match(fields(body), expected, JSON.stringify(override));
   }
   const missing = await ta.call({ method: 'POST', url: '/v1/purposes', payload: { key: 'x' } });
-  t.match(fields(problemOf(t, missing, 400, 'VALIDATION_FAILED')), ['legal_basis', 'retention', 'translations']);
+  t.match(fields(assertProblem(t, missing, 400, 'VALIDATION_FAILED')), ['legal_basis', 'retention', 'translations']);
   t.same((await ta.call({ method: 'GET', url: '/v1/purposes' })).json().items, [], 'nothing was created');
 });
 
 t.test('unknown fields are a 400 naming them (no mass assignment of version or tenant_id)', async (t) => {
-  const ta = await setup(t);
+  const ta = await build(t);
   const create = await ta.call({ method: 'POST', url: '/v1/purposes', payload: { ...NEWSLETTER, version: 9, tenant_id: crypto.randomUUID() } });
-  t.same(fields(problemOf(t, create, 400, 'VALIDATION_FAILED')), ['tenant_id', 'version']);
+  t.same(fields(assertProblem(t, create, 400, 'VALIDATION_FAILED')), ['tenant_id', 'version']);
   await ta.call({ method: 'POST', url: '/v1/purposes', payload: NEWSLETTER });
   const patch = await ta.call({ method: 'PATCH', url: '/v1/purposes/newsletter', payload: { key: 'renamed', retention: 'x' } });
-  t.same(fields(problemOf(t, patch, 400, 'VALIDATION_FAILED')), ['key']);
+  t.same(fields(assertProblem(t, patch, 400, 'VALIDATION_FAILED')), ['key']);
   const cur = (await ta.call({ method: 'GET', url: '/v1/purposes/newsletter' })).json();
   t.equal(cur.version, 1);
   t.equal(cur.retention, NEWSLETTER.retention);
 });
 
 t.test('an unknown purpose is a 404 PURPOSE_NOT_FOUND on get, patch and versions', async (t) => {
-  const ta = await setup(t);
+  const ta = await build(t);
   await createPurpose(ta, 'known');
-  problemOf(t, await ta.call({ method: 'GET', url: '/v1/purposes/nope' }), 404, 'PURPOSE_NOT_FOUND');
-  problemOf(t, await ta.call({ method: 'PATCH', url: '/v1/purposes/nope', payload: { retention: 'x' } }), 404, 'PURPOSE_NOT_FOUND');
-  problemOf(t, await ta.call({ method: 'GET', url: '/v1/purposes/nope/versions' }), 404, 'PURPOSE_NOT_FOUND');
-  const count = (await ta.db.query('SELECT count(*)::int AS n FROM purpose_versions')).rows[0].n;
+  assertProblem(t, await ta.call({ method: 'GET', url: '/v1/purposes/nope' }), 404, 'PURPOSE_NOT_FOUND');
+  assertProblem(t, await ta.call({ method: 'PATCH', url: '/v1/purposes/nope', payload: { retention: 'x' } }), 404, 'PURPOSE_NOT_FOUND');
+  assertProblem(t, await ta.call({ method: 'GET', url: '/v1/purposes/nope/versions' }), 404, 'PURPOSE_NOT_FOUND');
+  const count = (await ta.sql.query('SELECT count(*)::int AS n FROM purpose_versions')).rows[0].n;
   t.equal(count, 1, 'a PATCH of an unknown key creates nothing');
 });
 
 t.test("another tenant can neither see nor change a tenant's purpose (404)", async (t) => {
-  const ta = await setup(t);
+  const ta = await build(t);
   const other = await ta.newTenant('Intruder');
   const mine = (await ta.call({ method: 'POST', url: '/v1/purposes', payload: NEWSLETTER })).json();
-  problemOf(t, await ta.call({ method: 'GET', url: '/v1/purposes/newsletter', tenantId: other }), 404, 'PURPOSE_NOT_FOUND');
-  problemOf(t, await ta.call({ method: 'GET', url: '/v1/purposes/newsletter/versions', tenantId: other }), 404, 'PURPOSE_NOT_FOUND');
-  problemOf(
+  assertProblem(t, await ta.call({ method: 'GET', url: '/v1/purposes/newsletter', tenantId: other }), 404, 'PURPOSE_NOT_FOUND');
+  assertProblem(t, await ta.call({ method: 'GET', url: '/v1/purposes/newsletter/versions', tenantId: other }), 404, 'PURPOSE_NOT_FOUND');
+  assertProblem(
     t,
     await ta.call({ method: 'PATCH', url: '/v1/purposes/newsletter', tenantId: other, payload: { legal_basis: 'legitimate_interests' } }),
     404,
@@ -362,21 +325,21 @@ t.test("another tenant can neither see nor change a tenant's purpose (404)", asy
 });
 
 t.test('reading needs purposes:read and writing needs purposes:write', async (t) => {
-  const ta = await setup(t);
+  const ta = await build(t);
   await createPurpose(ta, 'known');
-  problemOf(t, await ta.call({ method: 'POST', url: '/v1/purposes', scope: 'purposes:read', payload: NEWSLETTER }), 403, 'FORBIDDEN');
-  problemOf(t, await ta.call({ method: 'PATCH', url: '/v1/purposes/known', scope: 'purposes:read', payload: { retention: 'x' } }), 403, 'FORBIDDEN');
-  problemOf(t, await ta.call({ method: 'GET', url: '/v1/purposes', scope: 'subjects:read' }), 403, 'FORBIDDEN');
-  problemOf(t, await ta.call({ method: 'GET', url: '/v1/purposes/known', scope: 'purposes:write' }), 403, 'FORBIDDEN');
-  problemOf(t, await ta.call({ method: 'GET', url: '/v1/purposes/known/versions', scope: 'purposes:write' }), 403, 'FORBIDDEN');
+  assertProblem(t, await ta.call({ method: 'POST', url: '/v1/purposes', scope: 'purposes:read', payload: NEWSLETTER }), 403, 'FORBIDDEN');
+  assertProblem(t, await ta.call({ method: 'PATCH', url: '/v1/purposes/known', scope: 'purposes:read', payload: { retention: 'x' } }), 403, 'FORBIDDEN');
+  assertProblem(t, await ta.call({ method: 'GET', url: '/v1/purposes', scope: 'subjects:read' }), 403, 'FORBIDDEN');
+  assertProblem(t, await ta.call({ method: 'GET', url: '/v1/purposes/known', scope: 'purposes:write' }), 403, 'FORBIDDEN');
+  assertProblem(t, await ta.call({ method: 'GET', url: '/v1/purposes/known/versions', scope: 'purposes:write' }), 403, 'FORBIDDEN');
   t.equal((await ta.call({ method: 'GET', url: '/v1/purposes/known', scope: 'purposes:read' })).statusCode, 200);
   t.equal((await ta.call({ method: 'POST', url: '/v1/purposes', scope: 'purposes:write', payload: NEWSLETTER })).statusCode, 201);
   t.equal((await ta.call({ method: 'GET', url: '/v1/purposes/known' })).json().version, 1, 'the refused PATCH changed nothing');
-  problemOf(t, await ta.app.inject({ method: 'GET', url: '/v1/purposes' }), 401, 'UNAUTHORIZED');
+  assertProblem(t, await ta.app.inject({ method: 'GET', url: '/v1/purposes' }), 401, 'UNAUTHORIZED');
 });
 
 t.test('Idempotency-Key: a retried create returns the first answer, another body is a 409', async (t) => {
-  const ta = await setup(t);
+  const ta = await build(t);
   const headers = { 'idempotency-key': 'purpose-create-1' };
   const first = await ta.call({ method: 'POST', url: '/v1/purposes', headers, payload: NEWSLETTER });
   t.equal(first.statusCode, 201);
@@ -386,6 +349,6 @@ t.test('Idempotency-Key: a retried create returns the first answer, another body
   t.equal(retry.headers['idempotent-replayed'], 'true');
   t.same(retry.json(), first.json());
   const reuse = await ta.call({ method: 'POST', url: '/v1/purposes', headers, payload: { ...NEWSLETTER, key: 'other' } });
-  problemOf(t, reuse, 409, 'IDEMPOTENCY_KEY_REUSED');
+  assertProblem(t, reuse, 409, 'IDEMPOTENCY_KEY_REUSED');
   t.equal((await ta.call({ method: 'GET', url: '/v1/purposes/other' })).statusCode, 404);
 });

@@ -2,25 +2,14 @@
 // emptied Redis loses none. Time is a controllable clock shared by the API and the worker's relay.
 import t from 'tap';
 import { SMTPServer } from 'smtp-server';
-import { startWorker } from '../../../src/modules/outbox/outbox.worker.js';
 import { build } from '../../helper.js';
 import { startReceiver, type Receiver } from '../../helpers/receiver.js';
 import { startThrowawayRedis } from '../../helpers/redis-server.js';
+import { fastWorkerEnv, startTestWorker } from '../../helpers/worker-env.js';
 
 const DAY = 86_400_000;
 
-function fastEnv(redisUrl: string, extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    REDIS_URL: redisUrl,
-    WEBHOOK_ALLOW_PRIVATE: 'true',
-    OUTBOX_SWEEP_MS: '100',
-    OUTBOX_RECONCILE_MS: '300',
-    OUTBOX_VISIBILITY_TIMEOUT_MS: '1500',
-    WEBHOOK_RETRY_DELAYS: '200ms,300ms,500ms',
-    WEBHOOK_TIMEOUT_MS: '2000',
-    ...extra,
-  };
-}
+const fastEnv = (redisUrl: string, extra: Record<string, string> = {}) => fastWorkerEnv({ REDIS_URL: redisUrl, ...extra });
 
 const reminders = (r: Receiver) =>
   r.received
@@ -41,8 +30,7 @@ t.test('each reminder arrives once at its time; completing the request stops the
     url: '/v1/webhook-endpoints',
     payload: { url: receiver.url, event_types: ['request.deadline_approaching', 'request.overdue', 'request.created'] },
   });
-  const worker = await startWorker(ta.config, { clock, healthPort: null });
-  t.teardown(() => worker.stop(5000));
+  const worker = await startTestWorker(t, ta, { clock });
 
   const res = await ta.call({
     method: 'POST',
@@ -88,8 +76,7 @@ t.test('a request entered late gets the reminders it missed at once, once each',
   const ta = await build(t, { clock, env: fastEnv(redis.url) });
   const receiver = await startReceiver(t);
   await ta.call({ method: 'POST', url: '/v1/webhook-endpoints', payload: { url: receiver.url, event_types: ['request.deadline_approaching', 'request.overdue'] } });
-  const worker = await startWorker(ta.config, { clock, healthPort: null });
-  t.teardown(() => worker.stop(5000));
+  const worker = await startTestWorker(t, ta, { clock });
   // A letter received 40 days ago is entered only now: its deadline (15 May → Friday 15 May 2026 in UTC) has passed.
   const res = await ta.call({
     method: 'POST',
@@ -161,8 +148,7 @@ t.test('with SMTP_URL, the DPO gets new requests and reminders by email, without
   const ta = await build(t, { env: fastEnv(redis.url, { SMTP_URL: `smtp://127.0.0.1:${port}`, SMTP_FROM: 'Rightful <noreply@controller.example>' }) });
   const patched = await ta.call({ method: 'PATCH', url: '/v1/tenant', payload: { dpo_email: 'dpo@controller.example' } });
   t.equal(patched.statusCode, 200, patched.body);
-  const worker = await startWorker(ta.config, { healthPort: null });
-  t.teardown(() => worker.stop(5000));
+  const worker = await startTestWorker(t, ta);
   const res = await ta.call({
     method: 'POST',
     url: '/v1/rights-requests',

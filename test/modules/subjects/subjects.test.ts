@@ -1,45 +1,9 @@
-import t, { type Test } from 'tap';
-import pg from 'pg';
-import type { LightMyRequestResponse } from 'fastify';
+import t from 'tap';
 import { createHash } from 'node:crypto';
 import { build, createSubject, type TestApp } from '../../helper.js';
-
-/**
- * A superuser connection to the test database for looking behind the service's back. Not ta.sql: the harness ends
- * that pool and then drops the database WITH (FORCE), and pg-pool's end() resolves before its sockets have closed, so
- * a just-released client can receive "terminating connection" (57P01) as an uncaught error. This client is ended
- * (socket closed) by a teardown that runs before the harness's own.
- */
-async function behind(t: Test, ta: TestApp): Promise<pg.Client> {
-  const client = new pg.Client({ connectionString: ta.databaseUrl });
-  client.on('error', () => {});
-  await client.connect();
-  t.teardown(() => client.end());
-  return client;
-}
-
-type Env = TestApp & { db: pg.Client };
-
-/** A fresh app and database (build), plus the behind-the-back connection as `db`. */
-async function setup(t: Test): Promise<Env> {
-  const ta = await build(t);
-  return Object.assign(ta, { db: await behind(t, ta) });
-}
+import { assertProblem, fields } from '../../helpers/problem.js';
 
 type Identifier = { type: string; value: string };
-type FieldProblem = { field: string; message: string };
-
-function problemOf(t: Test, res: LightMyRequestResponse, status: number, code: string) {
-  t.equal(res.statusCode, status, `status ${status}: ${res.body}`);
-  t.match(res.headers['content-type'], /^application\/problem\+json/);
-  const body = res.json();
-  t.equal(body.code, code);
-  return body as { code: string; detail: string; errors?: FieldProblem[] };
-}
-
-function fields(body: { errors?: FieldProblem[] }): string[] {
-  return (body.errors ?? []).map((e) => e.field).sort();
-}
 
 const post = (ta: TestApp, payload: unknown, opts: { tenantId?: string; key?: string; scope?: string } = {}) =>
   ta.call({
@@ -57,12 +21,12 @@ const phone = (value: string) => ({ identifiers: [{ type: 'phone', value }] });
 const lookup = (ta: TestApp, identifiers: Identifier[], tenantId?: string) =>
   ta.call({ method: 'POST', url: '/v1/subjects/lookup', payload: { identifiers }, tenantId });
 
-async function count(ta: Env, table: 'subjects' | 'subject_identifiers'): Promise<number> {
-  return (await ta.db.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0].n;
+async function count(ta: TestApp, table: 'subjects' | 'subject_identifiers'): Promise<number> {
+  return (await ta.sql.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0].n;
 }
 
 t.test('POST /v1/subjects creates a subject (201) with normalised identifiers', async (t) => {
-  const ta = await setup(t);
+  const ta = await build(t);
   const res = await post(ta, { external_ref: 'crm-42', identifiers: [{ type: 'email', value: '  Ana.Ivanova@Example.COM ' }, { type: 'phone', value: '+359 88 123 4567' }] });
   t.equal(res.statusCode, 201, res.body);
   const s = res.json();
@@ -86,7 +50,7 @@ t.test('POST /v1/subjects creates a subject (201) with normalised identifiers', 
 });
 
 t.test('the same email in another case, with spaces or in NFD form finds the SAME subject (200)', async (t) => {
-  const ta = await setup(t);
+  const ta = await build(t);
   const first = await post(ta, email('józef.müller@example.com'));
   t.equal(first.statusCode, 201);
   const id = first.json().id;
@@ -107,7 +71,7 @@ t.test('the same email in another case, with spaces or in NFD form finds the SAM
 });
 
 t.test('phone numbers meet whatever their formatting', async (t) => {
-  const ta = await setup(t);
+  const ta = await build(t);
   const first = await post(ta, phone('+359 88 123 4567'));
   t.equal(first.statusCode, 201, first.body);
   const id = first.json().id;
@@ -121,7 +85,7 @@ t.test('phone numbers meet whatever their formatting', async (t) => {
 });
 
 t.test('confusable letters do NOT meet the Latin address', async (t) => {
-  const ta = await setup(t);
+  const ta = await build(t);
   const latin = await createSubject(ta, 'anna@example.com');
   const ivan = await createSubject(ta, 'ivan@example.com');
   const cases: [string, string][] = [
@@ -133,7 +97,7 @@ t.test('confusable letters do NOT meet the Latin address', async (t) => {
   ];
   for (const [confusable, original] of cases) {
     const found = await lookup(ta, [{ type: 'email', value: confusable }]);
-    problemOf(t, found, 404, 'SUBJECT_NOT_FOUND');
+    assertProblem(t, found, 404, 'SUBJECT_NOT_FOUND');
     const res = await post(ta, email(confusable));
     t.equal(res.statusCode, 201, `${JSON.stringify(confusable)} is a new subject`);
     t.not(res.json().id, original);
@@ -144,7 +108,7 @@ t.test('confusable letters do NOT meet the Latin address', async (t) => {
 t.test('the Kelvin sign is canonically equivalent to K (NFC), so it meets the Latin address', async (t) => {
   // U+212A KELVIN SIGN has the canonical decomposition U+004B: NFC (which the issue requires) turns it into K, and
   // then lower-casing gives k. Unlike Cyrillic а or dotless ı it is not a distinct letter but the same character.
-  const ta = await setup(t);
+  const ta = await build(t);
   const kate = await createSubject(ta, 'kate@example.com');
   const res = await post(ta, email('\u212Aate@example.com'));
   t.equal(res.statusCode, 200);
@@ -153,7 +117,7 @@ t.test('the Kelvin sign is canonically equivalent to K (NFC), so it meets the La
 });
 
 t.test('an invalid email or a phone without + is a 400 naming identifiers.N.value and creates nothing', async (t) => {
-  const ta = await setup(t);
+  const ta = await build(t);
   const bad: [Identifier, string][] = [
     [{ type: 'email', value: 'not-an-email' }, 'identifiers.0.value'],
     [{ type: 'email', value: 'two@@example.com' }, 'identifiers.0.value'],
@@ -167,21 +131,21 @@ t.test('an invalid email or a phone without + is a 400 naming identifiers.N.valu
   ];
   for (const [id, field] of bad) {
     const res = await post(ta, { identifiers: [id] });
-    const body = problemOf(t, res, 400, 'VALIDATION_FAILED');
+    const body = assertProblem(t, res, 400, 'VALIDATION_FAILED');
     t.same(fields(body), [field], JSON.stringify(id));
     t.notOk(res.body.includes(id.value.trim()) && id.value.trim().length > 3, 'the problem does not echo the value');
   }
   const second = await post(ta, { identifiers: [{ type: 'email', value: 'ok@example.com' }, { type: 'phone', value: '0881234567' }] });
-  t.same(fields(problemOf(t, second, 400, 'VALIDATION_FAILED')), ['identifiers.1.value'], 'the position of the bad one is named');
+  t.same(fields(assertProblem(t, second, 400, 'VALIDATION_FAILED')), ['identifiers.1.value'], 'the position of the bad one is named');
   const both = await post(ta, { identifiers: [{ type: 'email', value: 'x' }, { type: 'phone', value: 'y' }] });
-  t.same(fields(problemOf(t, both, 400, 'VALIDATION_FAILED')), ['identifiers.0.value', 'identifiers.1.value']);
+  t.same(fields(assertProblem(t, both, 400, 'VALIDATION_FAILED')), ['identifiers.0.value', 'identifiers.1.value']);
   t.equal(await count(ta, 'subjects'), 0, 'a rejected request creates nothing, not even for its valid identifiers');
   const lk = await lookup(ta, [{ type: 'email', value: 'nope' }]);
-  t.same(fields(problemOf(t, lk, 400, 'VALIDATION_FAILED')), ['identifiers.0.value'], 'lookup validates the same way');
+  t.same(fields(assertProblem(t, lk, 400, 'VALIDATION_FAILED')), ['identifiers.0.value'], 'lookup validates the same way');
 });
 
 t.test('malformed subject bodies are a 400 naming the field', async (t) => {
-  const ta = await setup(t);
+  const ta = await build(t);
   const cases: [unknown, string[]][] = [
     [{}, ['identifiers']],
     [{ identifiers: [] }, ['identifiers']],
@@ -196,21 +160,21 @@ t.test('malformed subject bodies are a 400 naming the field', async (t) => {
   ];
   for (const [payload, expected] of cases) {
     const res = await post(ta, payload);
-    t.same(fields(problemOf(t, res, 400, 'VALIDATION_FAILED')), expected, JSON.stringify(payload).slice(0, 80));
+    t.same(fields(assertProblem(t, res, 400, 'VALIDATION_FAILED')), expected, JSON.stringify(payload).slice(0, 80));
   }
   t.equal(await count(ta, 'subjects'), 0);
-  problemOf(t, await ta.call({ method: 'GET', url: '/v1/subjects/not-a-uuid' }), 400, 'VALIDATION_FAILED');
-  problemOf(t, await ta.call({ method: 'POST', url: '/v1/subjects/lookup', payload: { identifiers: [] } }), 400, 'VALIDATION_FAILED');
+  assertProblem(t, await ta.call({ method: 'GET', url: '/v1/subjects/not-a-uuid' }), 400, 'VALIDATION_FAILED');
+  assertProblem(t, await ta.call({ method: 'POST', url: '/v1/subjects/lookup', payload: { identifiers: [] } }), 400, 'VALIDATION_FAILED');
 });
 
 t.test('identifiers of two different subjects together are a 409 IDENTIFIERS_CONFLICT that changes nothing', async (t) => {
-  const ta = await setup(t);
+  const ta = await build(t);
   const a = (await post(ta, email('a@example.com'))).json();
   const b = (await post(ta, phone('+359881234567'))).json();
   const both = [{ type: 'email', value: 'A@example.com' }, { type: 'phone', value: '+359 88 123 4567' }];
-  problemOf(t, await post(ta, { identifiers: both }), 409, 'IDENTIFIERS_CONFLICT');
-  problemOf(t, await post(ta, { identifiers: [...both, { type: 'crm_id', value: 'new-one' }] }), 409, 'IDENTIFIERS_CONFLICT');
-  problemOf(t, await lookup(ta, both), 409, 'IDENTIFIERS_CONFLICT');
+  assertProblem(t, await post(ta, { identifiers: both }), 409, 'IDENTIFIERS_CONFLICT');
+  assertProblem(t, await post(ta, { identifiers: [...both, { type: 'crm_id', value: 'new-one' }] }), 409, 'IDENTIFIERS_CONFLICT');
+  assertProblem(t, await lookup(ta, both), 409, 'IDENTIFIERS_CONFLICT');
   t.same((await ta.call({ method: 'GET', url: `/v1/subjects/${a.id}` })).json(), a, 'a gained nothing');
   t.same((await ta.call({ method: 'GET', url: `/v1/subjects/${b.id}` })).json(), b, 'b gained nothing');
   t.equal(await count(ta, 'subjects'), 2);
@@ -218,14 +182,14 @@ t.test('identifiers of two different subjects together are a 409 IDENTIFIERS_CON
 });
 
 t.test('an external_ref that belongs to one subject and an email of another is a 409', async (t) => {
-  const ta = await setup(t);
+  const ta = await build(t);
   await post(ta, { external_ref: 'crm-1' });
   await post(ta, email('b@example.com'));
-  problemOf(t, await post(ta, { external_ref: 'crm-1', ...email('b@example.com') }), 409, 'IDENTIFIERS_CONFLICT');
+  assertProblem(t, await post(ta, { external_ref: 'crm-1', ...email('b@example.com') }), 409, 'IDENTIFIERS_CONFLICT');
 });
 
 t.test('a known external_ref returns the existing subject and new identifiers join it', async (t) => {
-  const ta = await setup(t);
+  const ta = await build(t);
   const created = await post(ta, { external_ref: 'crm-7' });
   t.equal(created.statusCode, 201);
   t.same(created.json().identifiers, []);
@@ -244,18 +208,18 @@ t.test('a known external_ref returns the existing subject and new identifiers jo
 });
 
 t.test('a known identifier with a new one returns the subject, now holding both', async (t) => {
-  const ta = await setup(t);
+  const ta = await build(t);
   const id = await createSubject(ta, 'ana@example.com');
   const res = await post(ta, { identifiers: [{ type: 'email', value: 'ANA@example.com' }, { type: 'customer_id', value: 'C-100' }] });
   t.equal(res.statusCode, 200);
   t.equal(res.json().id, id);
   t.same(res.json().identifiers.map((i: Identifier) => i.type).sort(), ['customer_id', 'email']);
   t.equal((await lookup(ta, [{ type: 'customer_id', value: 'C-100' }])).json().id, id);
-  t.same(fields(problemOf(t, await lookup(ta, [{ type: 'crm_id', value: 'C-100' }]), 404, 'SUBJECT_NOT_FOUND')), [], 'the type is part of the identifier');
+  t.same(fields(assertProblem(t, await lookup(ta, [{ type: 'crm_id', value: 'C-100' }]), 404, 'SUBJECT_NOT_FOUND')), [], 'the type is part of the identifier');
 });
 
 t.test('lookup finds a subject by any of its identifiers and answers 404 for unknown ones', async (t) => {
-  const ta = await setup(t);
+  const ta = await build(t);
   const created = (await post(ta, { identifiers: [{ type: 'email', value: 'look@example.com' }, { type: 'crm_id', value: 'L-1' }] })).json();
   const byEmail = await lookup(ta, [{ type: 'email', value: ' LOOK@example.com' }]);
   t.equal(byEmail.statusCode, 200);
@@ -263,24 +227,24 @@ t.test('lookup finds a subject by any of its identifiers and answers 404 for unk
   t.equal((await lookup(ta, [{ type: 'crm_id', value: 'L-1' }])).json().id, created.id);
   t.equal((await lookup(ta, [{ type: 'email', value: 'unknown@example.com' }, { type: 'crm_id', value: 'L-1' }])).json().id, created.id, 'one known identifier is enough');
   const none = await lookup(ta, [{ type: 'email', value: 'unknown@example.com' }]);
-  const body = problemOf(t, none, 404, 'SUBJECT_NOT_FOUND');
+  const body = assertProblem(t, none, 404, 'SUBJECT_NOT_FOUND');
   t.notMatch(none.body, /unknown@example\.com/, 'the 404 does not echo the identifier');
   t.ok(body.detail);
   t.equal(await count(ta, 'subjects'), 1, 'lookup never creates');
 });
 
 t.test("another tenant's subject answers 404 on GET and is not found by lookup", async (t) => {
-  const ta = await setup(t);
+  const ta = await build(t);
   const other = await ta.newTenant('Other');
   const id = await createSubject(ta, 'ana@example.com');
-  problemOf(t, await ta.call({ method: 'GET', url: `/v1/subjects/${id}`, tenantId: other }), 404, 'SUBJECT_NOT_FOUND');
-  problemOf(t, await lookup(ta, [{ type: 'email', value: 'ana@example.com' }], other), 404, 'SUBJECT_NOT_FOUND');
-  problemOf(t, await ta.call({ method: 'GET', url: `/v1/subjects/${crypto.randomUUID()}` }), 404, 'SUBJECT_NOT_FOUND');
+  assertProblem(t, await ta.call({ method: 'GET', url: `/v1/subjects/${id}`, tenantId: other }), 404, 'SUBJECT_NOT_FOUND');
+  assertProblem(t, await lookup(ta, [{ type: 'email', value: 'ana@example.com' }], other), 404, 'SUBJECT_NOT_FOUND');
+  assertProblem(t, await ta.call({ method: 'GET', url: `/v1/subjects/${crypto.randomUUID()}` }), 404, 'SUBJECT_NOT_FOUND');
   t.equal((await ta.call({ method: 'GET', url: `/v1/subjects/${id}` })).statusCode, 200);
 });
 
 t.test('the same email in two tenants makes two subjects with unrelated blind indexes', async (t) => {
-  const ta = await setup(t);
+  const ta = await build(t);
   const other = await ta.newTenant('Other');
   const value = 'shared@example.com';
   const mine = await post(ta, email(value));
@@ -289,7 +253,7 @@ t.test('the same email in two tenants makes two subjects with unrelated blind in
   t.equal(theirs.statusCode, 201, 'a subject of another tenant is not found');
   t.not(mine.json().id, theirs.json().id);
 
-  const rows = (await ta.db.query('SELECT tenant_id, subject_id, blind_index, value_sealed FROM subject_identifiers ORDER BY tenant_id')).rows as {
+  const rows = (await ta.sql.query('SELECT tenant_id, subject_id, blind_index, value_sealed FROM subject_identifiers ORDER BY tenant_id')).rows as {
     tenant_id: string;
     subject_id: string;
     blind_index: Buffer;
@@ -306,7 +270,7 @@ t.test('the same email in two tenants makes two subjects with unrelated blind in
 });
 
 t.test('no plaintext identifier is stored anywhere in the database', async (t) => {
-  const ta = await setup(t);
+  const ta = await build(t);
   const secrets = ['plaintext.person@example.com', '+359881234567', 'CRM-SECRET-77'];
   const res = await post(
     ta,
@@ -318,11 +282,11 @@ t.test('no plaintext identifier is stored anywhere in the database', async (t) =
   t.equal((await lookup(ta, [{ type: 'email', value: 'plaintext.person@example.com' }])).statusCode, 200);
   t.ok(res.body.includes(secrets[0]!), 'the caller does get the identifiers back');
 
-  const tables = (await ta.db.query(`SELECT tablename FROM pg_tables WHERE schemaname = 'public'`)).rows.map((r) => r.tablename as string);
+  const tables = (await ta.sql.query(`SELECT tablename FROM pg_tables WHERE schemaname = 'public'`)).rows.map((r) => r.tablename as string);
   t.ok(tables.includes('subjects') && tables.includes('subject_identifiers') && tables.includes('idempotency_keys'));
   const dump: string[] = [];
   for (const table of tables) {
-    const rows = (await ta.db.query(`SELECT t::text AS row FROM "${table}" t`)).rows as { row: string }[];
+    const rows = (await ta.sql.query(`SELECT t::text AS row FROM "${table}" t`)).rows as { row: string }[];
     dump.push(...rows.map((r) => `${table}: ${r.row}`));
   }
   t.ok(dump.some((d) => d.startsWith('subject_identifiers:')), 'the dump holds the identifier rows');
@@ -337,7 +301,7 @@ t.test('no plaintext identifier is stored anywhere in the database', async (t) =
 });
 
 t.test('Idempotency-Key: the same key and body return the first answer; another body is a 409', async (t) => {
-  const ta = await setup(t);
+  const ta = await build(t);
   const body = { external_ref: 'idem-1', ...email('idem@example.com') };
   const first = await post(ta, body, { key: 'create-idem-1' });
   t.equal(first.statusCode, 201);
@@ -348,8 +312,8 @@ t.test('Idempotency-Key: the same key and body return the first answer; another 
   t.same(retry.json(), first.json());
 
   const reuse = await post(ta, { external_ref: 'idem-2', ...email('other@example.com') }, { key: 'create-idem-1' });
-  problemOf(t, reuse, 409, 'IDEMPOTENCY_KEY_REUSED');
-  problemOf(t, await lookup(ta, [{ type: 'email', value: 'other@example.com' }]), 404, 'SUBJECT_NOT_FOUND');
+  assertProblem(t, reuse, 409, 'IDEMPOTENCY_KEY_REUSED');
+  assertProblem(t, await lookup(ta, [{ type: 'email', value: 'other@example.com' }]), 404, 'SUBJECT_NOT_FOUND');
   t.equal(await count(ta, 'subjects'), 1);
 
   const otherTenant = await ta.newTenant('Other');
@@ -360,7 +324,7 @@ t.test('Idempotency-Key: the same key and body return the first answer; another 
 });
 
 t.test('Idempotency-Key: a replayed 200 stays a 200 with the same subject', async (t) => {
-  const ta = await setup(t);
+  const ta = await build(t);
   const id = await createSubject(ta, 'known@example.com');
   const a = await post(ta, email('KNOWN@example.com'), { key: 'k-200' });
   const b = await post(ta, email('KNOWN@example.com'), { key: 'k-200' });
@@ -372,18 +336,18 @@ t.test('Idempotency-Key: a replayed 200 stays a 200 with the same subject', asyn
 });
 
 t.test('Idempotency-Key: a request that failed does not use up its key', async (t) => {
-  const ta = await setup(t);
+  const ta = await build(t);
   await createSubject(ta, 'a@example.com');
   await post(ta, phone('+359881234567'));
   const conflict = await post(ta, { identifiers: [{ type: 'email', value: 'a@example.com' }, { type: 'phone', value: '+359881234567' }] }, { key: 'k-fail' });
-  problemOf(t, conflict, 409, 'IDENTIFIERS_CONFLICT');
+  assertProblem(t, conflict, 409, 'IDENTIFIERS_CONFLICT');
   const fixed = await post(ta, email('c@example.com'), { key: 'k-fail' });
   t.equal(fixed.statusCode, 201, 'the corrected retry is served, not refused as a reused key');
   t.notOk(fixed.headers['idempotent-replayed']);
 });
 
 t.test('Idempotency-Key: concurrent retries with one key create one subject', async (t) => {
-  const ta = await setup(t);
+  const ta = await build(t);
   const results = await Promise.all(Array.from({ length: 10 }, () => post(ta, email('race-idem@example.com'), { key: 'race-key' })));
   t.same(results.map((r) => r.statusCode), Array(10).fill(201));
   t.equal(new Set(results.map((r) => r.json().id)).size, 1);
@@ -392,7 +356,7 @@ t.test('Idempotency-Key: concurrent retries with one key create one subject', as
 });
 
 t.test('20 concurrent POSTs of one new email create exactly one subject', async (t) => {
-  const ta = await setup(t);
+  const ta = await build(t);
   const variants = ['race@example.com', 'RACE@example.com', ' race@example.com '];
   const results = await Promise.all(Array.from({ length: 20 }, (_, i) => post(ta, email(variants[i % variants.length]!))));
   const statuses = results.map((r) => r.statusCode);
@@ -404,7 +368,7 @@ t.test('20 concurrent POSTs of one new email create exactly one subject', async 
 });
 
 t.test('concurrent POSTs of one new external_ref create exactly one subject', async (t) => {
-  const ta = await setup(t);
+  const ta = await build(t);
   const results = await Promise.all(Array.from({ length: 10 }, (_, i) => post(ta, { external_ref: 'crm-race', identifiers: [{ type: 'crm_id', value: `c-${i}` }] })));
   t.same(results.map((r) => r.statusCode).sort(), [200, 200, 200, 200, 200, 200, 200, 200, 200, 201]);
   t.equal(new Set(results.map((r) => r.json().id)).size, 1);
@@ -413,13 +377,13 @@ t.test('concurrent POSTs of one new external_ref create exactly one subject', as
 });
 
 t.test('subject endpoints need their scopes', async (t) => {
-  const ta = await setup(t);
+  const ta = await build(t);
   const id = await createSubject(ta, 'scoped@example.com');
-  problemOf(t, await post(ta, email('new@example.com'), { scope: 'subjects:read' }), 403, 'FORBIDDEN');
-  problemOf(t, await ta.call({ method: 'GET', url: `/v1/subjects/${id}`, scope: 'subjects:write' }), 403, 'FORBIDDEN');
-  problemOf(t, await ta.call({ method: 'POST', url: '/v1/subjects/lookup', scope: 'subjects:write', payload: email('scoped@example.com') }), 403, 'FORBIDDEN');
+  assertProblem(t, await post(ta, email('new@example.com'), { scope: 'subjects:read' }), 403, 'FORBIDDEN');
+  assertProblem(t, await ta.call({ method: 'GET', url: `/v1/subjects/${id}`, scope: 'subjects:write' }), 403, 'FORBIDDEN');
+  assertProblem(t, await ta.call({ method: 'POST', url: '/v1/subjects/lookup', scope: 'subjects:write', payload: email('scoped@example.com') }), 403, 'FORBIDDEN');
   t.equal(await count(ta, 'subjects'), 1, 'the refused POST created nothing');
   t.equal((await ta.call({ method: 'GET', url: `/v1/subjects/${id}`, scope: 'subjects:read' })).statusCode, 200);
   t.equal((await post(ta, email('new@example.com'), { scope: 'subjects:write' })).statusCode, 201);
-  problemOf(t, await ta.app.inject({ method: 'GET', url: `/v1/subjects/${id}` }), 401, 'UNAUTHORIZED');
+  assertProblem(t, await ta.app.inject({ method: 'GET', url: `/v1/subjects/${id}` }), 401, 'UNAUTHORIZED');
 });

@@ -1,50 +1,11 @@
-import t, { type Test } from 'tap';
-import pg from 'pg';
-import type { LightMyRequestResponse } from 'fastify';
+import t from 'tap';
 import { ALL_SCOPES, build, type TestApp } from '../../helper.js';
-
-/**
- * A superuser connection to the test database for looking behind the service's back. Not ta.sql: the harness ends
- * that pool and then drops the database WITH (FORCE), and pg-pool's end() resolves before its sockets have closed, so
- * a just-released client can receive "terminating connection" (57P01) as an uncaught error. This client is ended
- * (socket closed) by a teardown that runs before the harness's own.
- */
-async function behind(t: Test, ta: TestApp): Promise<pg.Client> {
-  const client = new pg.Client({ connectionString: ta.databaseUrl });
-  client.on('error', () => {});
-  await client.connect();
-  t.teardown(() => client.end());
-  return client;
-}
-
-type Env = TestApp & { db: pg.Client };
-
-/** A fresh app and database (build), plus the behind-the-back connection as `db`. */
-async function setup(t: Test): Promise<Env> {
-  const ta = await build(t);
-  return Object.assign(ta, { db: await behind(t, ta) });
-}
-
-type FieldProblem = { field: string; message: string };
-
-/** Asserts a problem+json answer with the status and code, and returns its body. */
-function problemOf(t: Test, res: LightMyRequestResponse, status: number, code: string) {
-  t.equal(res.statusCode, status, `status ${status}: ${res.body}`);
-  t.match(res.headers['content-type'], /^application\/problem\+json/);
-  const body = res.json();
-  t.equal(body.code, code);
-  t.equal(body.status, status);
-  return body as { code: string; detail: string; errors?: FieldProblem[] };
-}
-
-function fields(body: { errors?: FieldProblem[] }): string[] {
-  return (body.errors ?? []).map((e) => e.field).sort();
-}
+import { assertProblem, fields } from '../../helpers/problem.js';
 
 const ALL_BUT_ADMIN = ALL_SCOPES.split(' ').filter((s) => s !== 'tenant:admin').join(' ');
 
 t.test("GET /v1/tenant returns the caller's tenant with its default settings", async (t) => {
-  const ta = await setup(t);
+  const ta = await build(t);
   const res = await ta.call({ method: 'GET', url: '/v1/tenant' });
   t.equal(res.statusCode, 200);
   const body = res.json();
@@ -61,7 +22,7 @@ t.test("GET /v1/tenant returns the caller's tenant with its default settings", a
 });
 
 t.test("each token sees its own tenant, never another's", async (t) => {
-  const ta = await setup(t);
+  const ta = await build(t);
   const other = await ta.newTenant('Other controller');
   const mine = await ta.call({ method: 'GET', url: '/v1/tenant' });
   const theirs = await ta.call({ method: 'GET', url: '/v1/tenant', tenantId: other });
@@ -71,26 +32,26 @@ t.test("each token sees its own tenant, never another's", async (t) => {
 });
 
 t.test('any valid token may read the tenant, even one with no scopes', async (t) => {
-  const ta = await setup(t);
+  const ta = await build(t);
   const res = await ta.call({ method: 'GET', url: '/v1/tenant', scope: 'subjects:read' });
   t.equal(res.statusCode, 200);
   t.equal(res.json().id, ta.tenantId);
 });
 
 t.test('GET /v1/tenant without a token is a 401', async (t) => {
-  const ta = await setup(t);
+  const ta = await build(t);
   const res = await ta.app.inject({ method: 'GET', url: '/v1/tenant' });
-  problemOf(t, res, 401, 'UNAUTHORIZED');
+  assertProblem(t, res, 401, 'UNAUTHORIZED');
 });
 
 t.test('a token naming a tenant that does not exist is a 401 UNKNOWN_TENANT', async (t) => {
-  const ta = await setup(t);
+  const ta = await build(t);
   const res = await ta.call({ method: 'GET', url: '/v1/tenant', tenantId: crypto.randomUUID() });
-  problemOf(t, res, 401, 'UNKNOWN_TENANT');
+  assertProblem(t, res, 401, 'UNKNOWN_TENANT');
 });
 
 t.test('PATCH /v1/tenant changes the settings and GET shows them', async (t) => {
-  const ta = await setup(t);
+  const ta = await build(t);
   const before = (await ta.call({ method: 'GET', url: '/v1/tenant' })).json();
   await new Promise((r) => setTimeout(r, 5));
   const res = await ta.call({
@@ -122,12 +83,12 @@ t.test('PATCH /v1/tenant changes the settings and GET shows them', async (t) => 
   const again = (await ta.call({ method: 'GET', url: '/v1/tenant' })).json();
   t.same(again, patched);
 
-  const row = (await ta.db.query('SELECT timezone, deadline_policy, holiday_calendar, reminder_offsets_days, default_locale FROM tenants WHERE id = $1', [ta.tenantId])).rows[0];
+  const row = (await ta.sql.query('SELECT timezone, deadline_policy, holiday_calendar, reminder_offsets_days, default_locale FROM tenants WHERE id = $1', [ta.tenantId])).rows[0];
   t.same(row, { timezone: 'Europe/Sofia', deadline_policy: 'uk', holiday_calendar: 'BG', reminder_offsets_days: [10, 3, 1], default_locale: 'bg' });
 });
 
 t.test('PATCH changes only the fields given; the others stay as they were', async (t) => {
-  const ta = await setup(t);
+  const ta = await build(t);
   await ta.call({ method: 'PATCH', url: '/v1/tenant', payload: { timezone: 'Europe/Sofia', holiday_calendar: 'BG' } });
   const res = await ta.call({ method: 'PATCH', url: '/v1/tenant', payload: { deadline_policy: 'uk' } });
   t.equal(res.statusCode, 200);
@@ -135,7 +96,7 @@ t.test('PATCH changes only the fields given; the others stay as they were', asyn
 });
 
 t.test('holiday_calendar null means weekends only', async (t) => {
-  const ta = await setup(t);
+  const ta = await build(t);
   await ta.call({ method: 'PATCH', url: '/v1/tenant', payload: { holiday_calendar: 'DE-BY' } });
   const res = await ta.call({ method: 'PATCH', url: '/v1/tenant', payload: { holiday_calendar: null } });
   t.equal(res.statusCode, 200);
@@ -143,7 +104,7 @@ t.test('holiday_calendar null means weekends only', async (t) => {
 });
 
 t.test("PATCH changes only the caller's tenant", async (t) => {
-  const ta = await setup(t);
+  const ta = await build(t);
   const other = await ta.newTenant('Other controller');
   await ta.call({ method: 'PATCH', url: '/v1/tenant', payload: { timezone: 'Europe/Sofia', name: 'Renamed' } });
   const theirs = (await ta.call({ method: 'GET', url: '/v1/tenant', tenantId: other })).json();
@@ -153,9 +114,9 @@ t.test("PATCH changes only the caller's tenant", async (t) => {
 
 for (const timezone of ['Europe/Sofiaa', 'Mars/Olympus_Mons', 'Not a zone', '+02:00']) {
   t.test(`an unknown IANA time zone (${JSON.stringify(timezone)}) is a 400 naming timezone and changes nothing`, async (t) => {
-    const ta = await setup(t);
+    const ta = await build(t);
     const res = await ta.call({ method: 'PATCH', url: '/v1/tenant', payload: { timezone } });
-    const body = problemOf(t, res, 400, 'VALIDATION_FAILED');
+    const body = assertProblem(t, res, 400, 'VALIDATION_FAILED');
     t.same(fields(body), ['timezone']);
     t.equal((await ta.call({ method: 'GET', url: '/v1/tenant' })).json().timezone, 'UTC');
   });
@@ -163,24 +124,24 @@ for (const timezone of ['Europe/Sofiaa', 'Mars/Olympus_Mons', 'Not a zone', '+02
 
 for (const holiday_calendar of ['XX', 'GB-XYZ', 'DE-ZZ', 'bg', 'Bulgaria']) {
   t.test(`an unknown holiday calendar (${holiday_calendar}) is a 400 naming holiday_calendar and changes nothing`, async (t) => {
-    const ta = await setup(t);
+    const ta = await build(t);
     const res = await ta.call({ method: 'PATCH', url: '/v1/tenant', payload: { holiday_calendar } });
-    const body = problemOf(t, res, 400, 'VALIDATION_FAILED');
+    const body = assertProblem(t, res, 400, 'VALIDATION_FAILED');
     t.same(fields(body), ['holiday_calendar']);
     t.equal((await ta.call({ method: 'GET', url: '/v1/tenant' })).json().holiday_calendar, null);
   });
 }
 
 t.test('a bad time zone and a bad calendar together are both named, and neither is applied', async (t) => {
-  const ta = await setup(t);
+  const ta = await build(t);
   const res = await ta.call({ method: 'PATCH', url: '/v1/tenant', payload: { timezone: 'Nowhere/Town', holiday_calendar: 'XX', deadline_policy: 'uk' } });
-  const body = problemOf(t, res, 400, 'VALIDATION_FAILED');
+  const body = assertProblem(t, res, 400, 'VALIDATION_FAILED');
   t.same(fields(body), ['holiday_calendar', 'timezone']);
   t.equal((await ta.call({ method: 'GET', url: '/v1/tenant' })).json().deadline_policy, 'eu', 'the valid field in a rejected PATCH is not applied');
 });
 
 t.test('known time zones and holiday calendars are accepted', async (t) => {
-  const ta = await setup(t);
+  const ta = await build(t);
   for (const timezone of ['Europe/Sofia', 'Europe/London', 'America/New_York', 'UTC']) {
     const res = await ta.call({ method: 'PATCH', url: '/v1/tenant', payload: { timezone } });
     t.equal(res.statusCode, 200, `${timezone}: ${res.body}`);
@@ -201,40 +162,40 @@ for (const [field, value] of [
   ['created_at', '2020-01-01T00:00:00Z'],
 ] as const) {
   t.test(`an unknown field (${field}) in PATCH is a 400 naming it and changes nothing`, async (t) => {
-    const ta = await setup(t);
-    const rowBefore = (await ta.db.query('SELECT * FROM tenants WHERE id = $1', [ta.tenantId])).rows[0];
+    const ta = await build(t);
+    const rowBefore = (await ta.sql.query('SELECT * FROM tenants WHERE id = $1', [ta.tenantId])).rows[0];
     const res = await ta.call({ method: 'PATCH', url: '/v1/tenant', payload: { name: 'Hijacked', [field]: value } });
-    const body = problemOf(t, res, 400, 'VALIDATION_FAILED');
+    const body = assertProblem(t, res, 400, 'VALIDATION_FAILED');
     t.same(fields(body), [field]);
-    const rowAfter = (await ta.db.query('SELECT * FROM tenants WHERE id = $1', [ta.tenantId])).rows[0];
+    const rowAfter = (await ta.sql.query('SELECT * FROM tenants WHERE id = $1', [ta.tenantId])).rows[0];
     t.same(rowAfter, rowBefore);
   });
 }
 
 t.test('reminder offsets must be whole days between 1 and 60, without repeats', async (t) => {
-  const ta = await setup(t);
+  const ta = await build(t);
   for (const reminder_offsets_days of [[7, 7], [0], [61], [1.5], ['7']]) {
     const res = await ta.call({ method: 'PATCH', url: '/v1/tenant', payload: { reminder_offsets_days } });
-    const body = problemOf(t, res, 400, 'VALIDATION_FAILED');
+    const body = assertProblem(t, res, 400, 'VALIDATION_FAILED');
     t.ok(fields(body).every((f) => f.startsWith('reminder_offsets_days')), `${JSON.stringify(reminder_offsets_days)} → ${fields(body)}`);
   }
   t.same((await ta.call({ method: 'GET', url: '/v1/tenant' })).json().reminder_offsets_days, [7, 2]);
 });
 
 t.test('a bad deadline policy or locale is a 400 naming the field', async (t) => {
-  const ta = await setup(t);
-  const policy = problemOf(t, await ta.call({ method: 'PATCH', url: '/v1/tenant', payload: { deadline_policy: 'us' } }), 400, 'VALIDATION_FAILED');
+  const ta = await build(t);
+  const policy = assertProblem(t, await ta.call({ method: 'PATCH', url: '/v1/tenant', payload: { deadline_policy: 'us' } }), 400, 'VALIDATION_FAILED');
   t.same(fields(policy), ['deadline_policy']);
-  const locale = problemOf(t, await ta.call({ method: 'PATCH', url: '/v1/tenant', payload: { default_locale: 'English' } }), 400, 'VALIDATION_FAILED');
+  const locale = assertProblem(t, await ta.call({ method: 'PATCH', url: '/v1/tenant', payload: { default_locale: 'English' } }), 400, 'VALIDATION_FAILED');
   t.same(fields(locale), ['default_locale']);
-  const name = problemOf(t, await ta.call({ method: 'PATCH', url: '/v1/tenant', payload: { name: '   ' } }), 400, 'VALIDATION_FAILED');
+  const name = assertProblem(t, await ta.call({ method: 'PATCH', url: '/v1/tenant', payload: { name: '   ' } }), 400, 'VALIDATION_FAILED');
   t.same(fields(name), ['name']);
 });
 
 t.test('PATCH /v1/tenant needs the scope tenant:admin', async (t) => {
-  const ta = await setup(t);
+  const ta = await build(t);
   const denied = await ta.call({ method: 'PATCH', url: '/v1/tenant', scope: ALL_BUT_ADMIN, payload: { timezone: 'Europe/Sofia' } });
-  const body = problemOf(t, denied, 403, 'FORBIDDEN');
+  const body = assertProblem(t, denied, 403, 'FORBIDDEN');
   t.match(body.detail, /tenant:admin/);
   t.equal((await ta.call({ method: 'GET', url: '/v1/tenant' })).json().timezone, 'UTC', 'a refused PATCH changes nothing');
 
@@ -244,7 +205,7 @@ t.test('PATCH /v1/tenant needs the scope tenant:admin', async (t) => {
 });
 
 t.test('PATCH without a token is a 401', async (t) => {
-  const ta = await setup(t);
+  const ta = await build(t);
   const res = await ta.app.inject({ method: 'PATCH', url: '/v1/tenant', payload: { timezone: 'Europe/Sofia' } });
-  problemOf(t, res, 401, 'UNAUTHORIZED');
+  assertProblem(t, res, 401, 'UNAUTHORIZED');
 });

@@ -1,22 +1,14 @@
 import t from 'tap';
 import { Webhook } from 'standardwebhooks';
-import { startWorker } from '../../../src/modules/outbox/outbox.worker.js';
 import { build, createPurpose, createSubject, grant } from '../../helper.js';
 import { startReceiver } from '../../helpers/receiver.js';
+import { fastWorkerEnv, startTestWorker } from '../../helpers/worker-env.js';
 
-const FAST = {
-  WEBHOOK_ALLOW_PRIVATE: 'true',
-  OUTBOX_SWEEP_MS: '100',
-  OUTBOX_RECONCILE_MS: '500',
-  OUTBOX_VISIBILITY_TIMEOUT_MS: '2000',
-  WEBHOOK_RETRY_DELAYS: '200ms,400ms,400ms',
-  WEBHOOK_TIMEOUT_MS: '2000',
-};
+const FAST = fastWorkerEnv({ OUTBOX_RECONCILE_MS: '500', OUTBOX_VISIBILITY_TIMEOUT_MS: '2000', WEBHOOK_RETRY_DELAYS: '200ms,400ms,400ms' });
 
 t.test('a consent grant reaches the receiver, signed as Standard Webhooks says', async (t) => {
   const ta = await build(t, { env: FAST });
-  const worker = await startWorker(ta.config, { healthPort: null });
-  t.teardown(() => worker.stop(5000));
+  const worker = await startTestWorker(t, ta);
   const receiver = await startReceiver(t);
 
   const created = await ta.call({ method: 'POST', url: '/v1/webhook-endpoints', payload: { url: receiver.url, event_types: ['consent.granted', 'consent.withdrawn'] } });
@@ -59,8 +51,7 @@ t.test('a consent grant reaches the receiver, signed as Standard Webhooks says',
 
 t.test('a receiver answering 500 gets retries with the same webhook-id, then succeeds', async (t) => {
   const ta = await build(t, { env: FAST });
-  const worker = await startWorker(ta.config, { healthPort: null });
-  t.teardown(() => worker.stop(5000));
+  const worker = await startTestWorker(t, ta);
   const receiver = await startReceiver(t);
   receiver.respond = (_r, n) => (n <= 2 ? 500 : 204);
   const created = await ta.call({ method: 'POST', url: '/v1/webhook-endpoints', payload: { url: receiver.url, event_types: ['*'] } });

@@ -1,24 +1,18 @@
 // The webhook-endpoint resource: create (secret shown once), list, get, patch, delete, validation, scopes,
 // tenant isolation and Idempotency-Key. Only loopback URLs are ever delivered to.
 import t from 'tap';
-import { startWorker } from '../../../src/modules/outbox/outbox.worker.js';
 import { ALL_SCOPES, build, createSubject } from '../../helper.js';
-import { assertProblem } from '../../helpers/problem.js';
+import { assertProblem, errorFields } from '../../helpers/problem.js';
 import { startReceiver } from '../../helpers/receiver.js';
 import { createEndpoint, deliveriesOf, sleep, waitUntil } from '../../helpers/webhooks.js';
+import { fastWorkerEnv, startTestWorker } from '../../helpers/worker-env.js';
 
-const ENV = {
-  WEBHOOK_ALLOW_PRIVATE: 'true',
-  OUTBOX_SWEEP_MS: '100',
-  OUTBOX_RECONCILE_MS: '300',
-  OUTBOX_VISIBILITY_TIMEOUT_MS: '1500',
+const ENV = fastWorkerEnv({
   WEBHOOK_RETRY_DELAYS: '200ms,200ms,200ms,200ms,200ms,200ms,200ms,200ms,200ms,200ms,200ms,200ms,200ms,200ms,200ms,200ms',
-  WEBHOOK_TIMEOUT_MS: '2000',
-};
+});
 
 // Never delivered to in this file except where a worker runs; the discard port refuses on loopback at worst.
 const HOOK = 'http://127.0.0.1:9/hook';
-const fieldsOf = (body: Record<string, unknown>) => ((body.errors ?? []) as { field: string }[]).map((e) => e.field);
 
 t.test('create returns 201 with the secret once; get and list never show it', async (t) => {
   const ta = await build(t, { env: ENV });
@@ -117,11 +111,11 @@ t.test('patch: url, event types, description, enabled false and true', async (t)
   t.same(rows[0], { url: 'http://127.0.0.1:9/moved', event_types: ['consent.withdrawn', 'subject.objected'], description: null, status: 'active' });
 
   // Validation on PATCH too: bad URL, unknown field, bad event type, empty event types; nothing changes.
-  t.same(fieldsOf(assertProblem(t, await patch({ url: 'ftp://127.0.0.1/x' }), 400, 'VALIDATION_FAILED', 'ftp url')), ['url']);
-  t.same(fieldsOf(assertProblem(t, await patch({ secret }), 400, 'VALIDATION_FAILED', 'secret in PATCH')), ['secret']);
-  t.same(fieldsOf(assertProblem(t, await patch({ status: 'active' }), 400, 'VALIDATION_FAILED', 'status in PATCH')), ['status']);
-  t.match(fieldsOf(assertProblem(t, await patch({ event_types: ['nope'] }), 400, 'VALIDATION_FAILED', 'bad type in PATCH')).join(), /event_types/);
-  t.match(fieldsOf(assertProblem(t, await patch({ event_types: [] }), 400, 'VALIDATION_FAILED', 'no types in PATCH')).join(), /event_types/);
+  t.same(errorFields(assertProblem(t, await patch({ url: 'ftp://127.0.0.1/x' }), 400, 'VALIDATION_FAILED', 'ftp url')), ['url']);
+  t.same(errorFields(assertProblem(t, await patch({ secret }), 400, 'VALIDATION_FAILED', 'secret in PATCH')), ['secret']);
+  t.same(errorFields(assertProblem(t, await patch({ status: 'active' }), 400, 'VALIDATION_FAILED', 'status in PATCH')), ['status']);
+  t.match(errorFields(assertProblem(t, await patch({ event_types: ['nope'] }), 400, 'VALIDATION_FAILED', 'bad type in PATCH')).join(), /event_types/);
+  t.match(errorFields(assertProblem(t, await patch({ event_types: [] }), 400, 'VALIDATION_FAILED', 'no types in PATCH')).join(), /event_types/);
   const { rows: after } = await ta.sql.query('SELECT url, event_types, description, status FROM webhook_endpoints WHERE id = $1', [id]);
   t.same(after, rows, 'refused PATCHes changed nothing');
 });
@@ -143,12 +137,12 @@ t.test('validation on create: unknown fields and bad event types are 400s naming
     ['number', [1]],
   ] as const) {
     const body = assertProblem(t, await post({ ...valid, event_types: types }), 400, 'VALIDATION_FAILED', label);
-    t.ok(fieldsOf(body).length >= 1 && fieldsOf(body).every((f) => f.startsWith('event_types')), `${label}: names event_types (${fieldsOf(body)})`);
+    t.ok(errorFields(body).length >= 1 && errorFields(body).every((f) => f.startsWith('event_types')), `${label}: names event_types (${errorFields(body)})`);
   }
   const missing = assertProblem(t, await post({ event_types: ['*'] }), 400, 'VALIDATION_FAILED', 'missing url');
-  t.same(fieldsOf(missing), ['url']);
+  t.same(errorFields(missing), ['url']);
   const notUrl = assertProblem(t, await post({ ...valid, url: 'not a url' }), 400, 'VALIDATION_FAILED', 'not a url');
-  t.same(fieldsOf(notUrl), ['url']);
+  t.same(errorFields(notUrl), ['url']);
   const { rows } = await ta.sql.query('SELECT count(*)::int AS n FROM webhook_endpoints');
   t.equal(rows[0].n, 0, 'nothing was created');
 });
@@ -236,8 +230,7 @@ t.test('delete: 204, then 404 everywhere, and pending retries to it stop', async
   const receiver = await startReceiver(t);
   receiver.respond = () => 500;
   const { id } = await createEndpoint(ta, receiver.url, ['subject.created']);
-  const worker = await startWorker(ta.config, { healthPort: null });
-  t.teardown(() => worker.stop(5000));
+  const worker = await startTestWorker(t, ta);
   await createSubject(ta, 'deleted-endpoint@example.com');
   await receiver.waitFor((all) => all.length >= 2, 15_000); // retrying
   const [delivery] = await deliveriesOf(ta, id);

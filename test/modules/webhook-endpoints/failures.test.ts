@@ -2,19 +2,12 @@
 // disabled (and PATCH enabled:true brings it back), and /v1/outbox/stats counts what happened.
 import http from 'node:http';
 import t from 'tap';
-import { startWorker } from '../../../src/modules/outbox/outbox.worker.js';
 import { build, createSubject, type TestApp } from '../../helper.js';
 import { startReceiver } from '../../helpers/receiver.js';
 import { createEndpoint, deliveriesOf, sleep, startRawServer, waitForDelivery, waitUntil } from '../../helpers/webhooks.js';
+import { fastWorkerEnv, startTestWorker } from '../../helpers/worker-env.js';
 
-const ENV = {
-  WEBHOOK_ALLOW_PRIVATE: 'true',
-  OUTBOX_SWEEP_MS: '100',
-  OUTBOX_RECONCILE_MS: '300',
-  OUTBOX_VISIBILITY_TIMEOUT_MS: '1500',
-  WEBHOOK_RETRY_DELAYS: '100ms,100ms',
-  WEBHOOK_TIMEOUT_MS: '3000',
-};
+const ENV = fastWorkerEnv({ WEBHOOK_RETRY_DELAYS: '100ms,100ms', WEBHOOK_TIMEOUT_MS: '3000' });
 
 const getEndpoint = async (ta: TestApp, id: string) => (await ta.call({ method: 'GET', url: `/v1/webhook-endpoints/${id}` })).json();
 const outboxStatusOf = async (ta: TestApp, deliveryId: string) =>
@@ -25,8 +18,7 @@ t.test('a receiver answering 410 disables the endpoint, and its delivery is fail
   const receiver = await startReceiver(t);
   receiver.respond = () => 410;
   const { id } = await createEndpoint(ta, receiver.url, ['subject.created']);
-  const worker = await startWorker(ta.config, { healthPort: null });
-  t.teardown(() => worker.stop(5000));
+  const worker = await startTestWorker(t, ta);
 
   await createSubject(ta, 'gone@example.com');
   const d = await waitForDelivery(ta, id, (x) => x.status === 'failed', 10_000, 'failed delivery');
@@ -56,8 +48,7 @@ t.test('a receiver always answering 500: three attempts, then a failed delivery 
   const receiver = await startReceiver(t);
   receiver.respond = () => 500;
   const { id } = await createEndpoint(ta, receiver.url, ['subject.created']);
-  const worker = await startWorker(ta.config, { healthPort: null });
-  t.teardown(() => worker.stop(5000));
+  const worker = await startTestWorker(t, ta);
 
   const started = Date.now();
   await createSubject(ta, 'always-500@example.com');
@@ -90,8 +81,7 @@ t.test('an endpoint failing for 6 days is disabled at its next failed attempt; P
   const { id: controlId } = await createEndpoint(ta, control.url, ['subject.created']);
   await ta.sql.query(`UPDATE webhook_endpoints SET failing_since = now() - interval '6 days' WHERE id = $1`, [id]);
   await ta.sql.query(`UPDATE webhook_endpoints SET failing_since = now() - interval '4 days' WHERE id = $1`, [controlId]);
-  const worker = await startWorker(ta.config, { healthPort: null });
-  t.teardown(() => worker.stop(5000));
+  const worker = await startTestWorker(t, ta);
 
   await createSubject(ta, 'six-days@example.com');
   const d = await waitForDelivery(ta, id, (x) => x.status === 'failed', 10_000, 'failed delivery');
@@ -159,8 +149,7 @@ t.test('GET /v1/outbox/stats counts outbox rows and deliveries per endpoint as t
   await ta.sql.query(`UPDATE outbox SET available_at = now() - interval '2 minutes'`);
   t.equal((await stats()).outbox.overdue, 1, 'overdue while no worker runs');
 
-  const worker = await startWorker(ta.config, { healthPort: null });
-  t.teardown(() => worker.stop(5000));
+  const worker = await startTestWorker(t, ta);
   await waitForDelivery(ta, a.id, (d) => d.status === 'succeeded', 10_000);
   await waitForDelivery(ta, b.id, (d) => d.status === 'failed', 10_000);
   const first = await waitUntil(async () => {

@@ -5,25 +5,18 @@ import type http from 'node:http';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import t from 'tap';
-import { startWorker } from '../../../src/modules/outbox/outbox.worker.js';
 import { createSender } from '../../../src/modules/webhook-endpoints/webhook-endpoints.sender.js';
 import { build, createSubject } from '../../helper.js';
 import { startReceiver } from '../../helpers/receiver.js';
 import { createEndpoint, sleep, startRawServer, waitForDelivery, waitUntil } from '../../helpers/webhooks.js';
+import { fastWorkerEnv, startTestWorker } from '../../helpers/worker-env.js';
 
 type Tap = { teardown(fn: () => unknown): void };
 
 const TIMEOUT_MS = 1500;
 const SLACK_MS = 1000;
 const BIG = 50 * 1024 * 1024;
-const ENV = {
-  WEBHOOK_ALLOW_PRIVATE: 'true',
-  OUTBOX_SWEEP_MS: '100',
-  OUTBOX_RECONCILE_MS: '300',
-  OUTBOX_VISIBILITY_TIMEOUT_MS: '1500',
-  WEBHOOK_RETRY_DELAYS: '1h', // one attempt each within the test
-  WEBHOOK_TIMEOUT_MS: String(TIMEOUT_MS),
-};
+const ENV = fastWorkerEnv({ WEBHOOK_RETRY_DELAYS: '1h', WEBHOOK_TIMEOUT_MS: String(TIMEOUT_MS) }); // one attempt each within the test
 
 /** Reads the request, then never answers (the socket is destroyed at teardown, or after 30 s at the latest). */
 async function silentReceiver(t: Tap) {
@@ -142,8 +135,7 @@ t.test('through the worker: each attempt is cut off and recorded, and other deli
     flood: (await createEndpoint(ta, flood.url, ['subject.created'])).id,
   };
   const goodEndpoint = await createEndpoint(ta, good.url, ['subject.created']);
-  const worker = await startWorker(ta.config, { healthPort: null });
-  t.teardown(() => worker.stop(5000));
+  const worker = await startTestWorker(t, ta);
 
   await createSubject(ta, 'hostile@example.com');
   // The silent and trickling receivers now hold two of the worker's deliveries for 1.5 s.
@@ -198,8 +190,7 @@ t.test("the worker's heap does not grow with a 50 MB response", async (t) => {
   const warm = await startReceiver(t);
   const floodEndpoint = await createEndpoint(ta, flood.url, ['subject.created']);
   const warmEndpoint = await createEndpoint(ta, warm.url, ['subject.created']);
-  const worker = await startWorker(ta.config, { healthPort: null });
-  t.teardown(() => worker.stop(5000));
+  const worker = await startTestWorker(t, ta);
   // Warm up every code path (relay, queue, sender, database) before the baseline.
   await ta.call({ method: 'POST', url: `/v1/webhook-endpoints/${warmEndpoint.id}/test` });
   await warm.waitFor((all) => all.length >= 1, 5000);

@@ -2,21 +2,14 @@
 // rotation signs with both secrets for the grace period, then with the new one alone; the ping; redelivery.
 import t from 'tap';
 import { Webhook } from 'standardwebhooks';
-import { startWorker } from '../../../src/modules/outbox/outbox.worker.js';
 import { build, createSubject } from '../../helper.js';
 import { assertProblem } from '../../helpers/problem.js';
 import { startReceiver, type Received } from '../../helpers/receiver.js';
 import { createEndpoint, deliveriesOf, waitForDelivery } from '../../helpers/webhooks.js';
+import { fastWorkerEnv, startTestWorker } from '../../helpers/worker-env.js';
 
-const ENV = {
-  WEBHOOK_ALLOW_PRIVATE: 'true',
-  OUTBOX_SWEEP_MS: '100',
-  OUTBOX_RECONCILE_MS: '300',
-  OUTBOX_VISIBILITY_TIMEOUT_MS: '1500',
-  // One retry, an hour away: a failed attempt leaves the delivery pending for the whole test.
-  WEBHOOK_RETRY_DELAYS: '1h',
-  WEBHOOK_TIMEOUT_MS: '2000',
-};
+// One retry, an hour away: a failed attempt leaves the delivery pending for the whole test.
+const ENV = fastWorkerEnv({ WEBHOOK_RETRY_DELAYS: '1h' });
 
 const headersOf = (m: Received, signature?: string) => ({
   'webhook-id': String(m.headers['webhook-id']),
@@ -37,8 +30,7 @@ t.test('rotate-secret: both secrets sign during the grace period, then only the 
   const ta = await build(t, { env: ENV });
   const receiver = await startReceiver(t);
   const { id, secret: oldSecret } = await createEndpoint(ta, receiver.url, ['subject.created']);
-  const worker = await startWorker(ta.config, { healthPort: null });
-  t.teardown(() => worker.stop(5000));
+  const worker = await startTestWorker(t, ta);
 
   // Before rotating: one signature, the original secret.
   await createSubject(ta, 'before-rotation@example.com');
@@ -100,8 +92,7 @@ t.test('POST .../test sends a ping that reaches the receiver and verifies', asyn
   const receiver = await startReceiver(t);
   // Subscribed to one type only: a ping goes to the endpoint whatever it subscribes to.
   const { id, secret } = await createEndpoint(ta, receiver.url, ['consent.withdrawn']);
-  const worker = await startWorker(ta.config, { healthPort: null });
-  t.teardown(() => worker.stop(5000));
+  const worker = await startTestWorker(t, ta);
 
   const res = await ta.call({ method: 'POST', url: `/v1/webhook-endpoints/${id}/test` });
   t.equal(res.statusCode, 202);
@@ -126,8 +117,7 @@ t.test('redeliver: a succeeded delivery arrives again under the same webhook-id;
   const ta = await build(t, { env: ENV });
   const receiver = await startReceiver(t);
   const { id, secret } = await createEndpoint(ta, receiver.url, ['subject.created']);
-  const worker = await startWorker(ta.config, { healthPort: null });
-  t.teardown(() => worker.stop(5000));
+  const worker = await startTestWorker(t, ta);
 
   await createSubject(ta, 'redeliver@example.com');
   const [original] = await receiver.waitFor((all) => all.length >= 1);

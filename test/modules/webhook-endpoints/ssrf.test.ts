@@ -3,13 +3,11 @@
 // the public URL is only registered, in a database where no worker ever runs.
 import net, { type AddressInfo } from 'node:net';
 import t from 'tap';
-import { startWorker } from '../../../src/modules/outbox/outbox.worker.js';
 import { createSender } from '../../../src/modules/webhook-endpoints/webhook-endpoints.sender.js';
 import { build, createSubject } from '../../helper.js';
-import { assertProblem } from '../../helpers/problem.js';
+import { assertProblem, errorFields } from '../../helpers/problem.js';
 import { deliveriesOf, sleep, waitUntil } from '../../helpers/webhooks.js';
-
-const fieldsOf = (body: Record<string, unknown>) => ((body.errors ?? []) as { field: string }[]).map((e) => e.field);
+import { startTestWorker } from '../../helpers/worker-env.js';
 
 /** A bare TCP listener on 127.0.0.1 that counts connections (a TLS ClientHello would count as well as HTTP). */
 async function tcpTrap(t: { teardown(fn: () => unknown): void }) {
@@ -70,7 +68,7 @@ t.test('registration: private, local and non-https URLs are 400s naming url; a p
   ];
   for (const url of refused) {
     const body = assertProblem(t, await post(url), 400, 'VALIDATION_FAILED', url);
-    t.same(fieldsOf(body), ['url'], `${url}: names url`);
+    t.same(errorFields(body), ['url'], `${url}: names url`);
   }
   const { rows: none } = await ta.sql.query('SELECT count(*)::int AS n FROM webhook_endpoints');
   t.equal(none[0].n, 0, 'none of them was stored');
@@ -83,7 +81,7 @@ t.test('registration: private, local and non-https URLs are 400s naming url; a p
   // PATCH is checked the same way.
   for (const url of ['https://127.0.0.1/hook', 'https://localhost./hook', 'http://example.com/hook', 'https://[::1]/x']) {
     const body = assertProblem(t, await ta.call({ method: 'PATCH', url: `/v1/webhook-endpoints/${id}`, payload: { url } }), 400, 'VALIDATION_FAILED', `PATCH ${url}`);
-    t.same(fieldsOf(body), ['url'], `PATCH ${url}: names url`);
+    t.same(errorFields(body), ['url'], `PATCH ${url}: names url`);
   }
   t.equal((await ta.call({ method: 'GET', url: `/v1/webhook-endpoints/${id}` })).json().url, 'https://example.com/hook', 'the URL did not change');
 
@@ -115,8 +113,7 @@ t.test('delivery time: a URL that resolves (or points) to a private address is r
   const { rows: urls } = await ta.sql.query('SELECT url FROM webhook_endpoints');
   t.ok(urls.every((r) => new URL(r.url).hostname.match(/^(localhost\.?|127\.0\.0\.1|\[::ffff:7f00:1\])$/)), 'every endpoint points at loopback before the worker starts');
 
-  const worker = await startWorker(ta.config, { healthPort: null });
-  t.teardown(() => worker.stop(5000));
+  const worker = await startTestWorker(t, ta);
   await createSubject(ta, 'ssrf@example.com');
 
   for (const [label, id] of Object.entries(ids)) {

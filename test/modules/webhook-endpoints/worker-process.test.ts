@@ -5,17 +5,11 @@ import http from 'node:http';
 import t from 'tap';
 import { build, createSubject, type TestApp } from '../../helper.js';
 import { createEndpoint, freePort, sleep, startRawServer, waitForDelivery, waitUntil } from '../../helpers/webhooks.js';
+import { fastWorkerEnv } from '../../helpers/worker-env.js';
 
 const root = new URL('../../../', import.meta.url).pathname;
 
-const FAST = {
-  WEBHOOK_ALLOW_PRIVATE: 'true',
-  OUTBOX_SWEEP_MS: '100',
-  OUTBOX_RECONCILE_MS: '300',
-  OUTBOX_VISIBILITY_TIMEOUT_MS: '1500',
-  WEBHOOK_RETRY_DELAYS: '1h',
-  WEBHOOK_TIMEOUT_MS: '5000',
-};
+const FAST = fastWorkerEnv({ WEBHOOK_RETRY_DELAYS: '1h', WEBHOOK_TIMEOUT_MS: '5000' });
 
 type Child = { proc: ChildProcess; port: number; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>; stderr: () => string };
 

@@ -1,0 +1,27 @@
+// The outbox worker in tests: settings that make it sweep, reconcile and retry within a test's time, and an
+// in-process worker stopped at teardown.
+import { startWorker } from '../../src/modules/outbox/outbox.worker.js';
+import type { TestApp } from '../helper.js';
+
+type Teardown = { teardown(fn: () => unknown): void };
+
+/** Env for build() (or a worker process): private receivers allowed, a 100 ms sweep, 300 ms reconcile, 1.5 s
+ * visibility timeout, retries after 200, 300 and 500 ms, a 2 s request timeout; `overrides` replace or add. */
+export function fastWorkerEnv(overrides: Record<string, string> = {}): Record<string, string> {
+  return {
+    WEBHOOK_ALLOW_PRIVATE: 'true',
+    OUTBOX_SWEEP_MS: '100',
+    OUTBOX_RECONCILE_MS: '300',
+    OUTBOX_VISIBILITY_TIMEOUT_MS: '1500',
+    WEBHOOK_RETRY_DELAYS: '200ms,300ms,500ms',
+    WEBHOOK_TIMEOUT_MS: '2000',
+    ...overrides,
+  };
+}
+
+/** An in-process worker on the test app's database and Redis (no health port), stopped at teardown. */
+export async function startTestWorker(t: Teardown, ta: TestApp, opts: { clock?: () => Date } = {}) {
+  const worker = await startWorker(ta.config, { ...opts, healthPort: null });
+  t.teardown(() => worker.stop(5000));
+  return worker;
+}
