@@ -65,6 +65,7 @@ t.test('slow clients', async (t) => {
     const res = parse(out.data);
     t.equal(res.status, 408, `408 (got ${JSON.stringify(out.data.slice(0, 200))})`);
     t.match(res.headers, /content-type: application\/problem\+json/i);
+    t.match(res.headers, /x-request-id: [0-9a-f-]{36}/i, 'with a request id to quote');
     t.equal(JSON.parse(res.body || '{}').code, 'REQUEST_TIMEOUT');
     t.ok(out.firstByteAfterMs !== null && out.firstByteAfterMs >= TIMEOUT_MS - 100, `not cut off early (${out.firstByteAfterMs} ms)`);
     t.ok(out.firstByteAfterMs !== null && out.firstByteAfterMs <= TIMEOUT_MS + CHECK_INTERVAL_MS + SLACK_MS, `answered within a few seconds of the timeout (${out.firstByteAfterMs} ms)`);
