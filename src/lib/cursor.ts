@@ -21,3 +21,16 @@ export function decodeCursor(list: string, cursor: string | undefined, shape: ('
   });
   return position as (string | number)[];
 }
+
+/** The position in a newest-first list ordered by (created_at, id), from its cursor. */
+export function decodeCreatedCursor(list: string, cursor: string | undefined): { createdAt: string; id: string } | undefined {
+  const pos = decodeCursor(list, cursor, ['string', 'string']) as [string, string] | null;
+  return pos ? { createdAt: pos[0], id: pos[1] } : undefined;
+}
+
+/** One page of a list fetched with limit + 1 rows: the items and the cursor to the next page (null on the last). */
+export function pageOf<R extends { createdAt: Date; id: string }>(list: string, rows: R[], limit: number): { items: R[]; next_cursor: string | null } {
+  const items = rows.slice(0, limit);
+  const last = items.at(-1);
+  return { items, next_cursor: rows.length > limit && last ? encodeCursor(list, [last.createdAt.toISOString(), last.id]) : null };
+}

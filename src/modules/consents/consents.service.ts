@@ -1,7 +1,7 @@
 import { inTransaction, type Db, type Tx } from '../../db/client.js';
 import { open, seal } from '../../lib/crypto.js';
 import { decodeCursor, encodeCursor } from '../../lib/cursor.js';
-import { ValidationFailed } from '../../lib/errors.js';
+import { pastInstant } from '../../lib/instants.js';
 import { normaliseIdentifier } from '../../lib/identifiers.js';
 import { blindIndex } from '../../lib/crypto.js';
 import { PurposeNotFound } from '../purposes/purposes.errors.js';
@@ -18,18 +18,9 @@ import { chainHash, verifyRun, type ChainBreak } from './consents.ledger.js';
 import type { ConsentEventRow, ConsentsRepo } from './consents.repo.js';
 import type { CheckResult, ConsentEvent, ConsentState, RecordConsents } from './consents.schemas.js';
 
-// Client clocks run a little fast; a decision "from the future" beyond this is refused.
-const FUTURE_SKEW_MS = 5 * 60_000;
 const VERIFY_BATCH = 1000;
 
 const evidenceAad = (eventId: string) => `consent-evidence:${eventId}`;
-
-function notInFuture(field: string, at: string | undefined, now: Date): Date {
-  if (at === undefined) return now;
-  const d = new Date(at);
-  if (d.getTime() > now.getTime() + FUTURE_SKEW_MS) throw new ValidationFailed([{ field, message: 'must not be in the future' }]);
-  return d;
-}
 
 export function createConsentsService(deps: {
   db: Db;
@@ -73,7 +64,7 @@ export function createConsentsService(deps: {
      * row lock: concurrent writes for one subject queue, writes for different subjects do not wait for each other. */
     async record(tenantId: string, subjectId: string, input: RecordConsents, outer: Tx = db): Promise<{ events: ConsentEvent[] }> {
       const now = clock();
-      const occurredAt = notInFuture('occurred_at', input.occurred_at, now);
+      const occurredAt = pastInstant('occurred_at', input.occurred_at, now);
       const keys = [...new Set(input.decisions.map((d) => d.purpose))];
       return inTransaction(outer, async (tx) => {
         // Two statements between BEGIN and COMMIT: lock and read, then write everything.
@@ -95,7 +86,8 @@ export function createConsentsService(deps: {
           }
         });
 
-        const key = subjects.dataKeyOf(subject);
+        // The data key is unwrapped only when there is evidence to seal: most writes carry none.
+        const key = input.decisions.some((d) => d.evidence) ? subjects.dataKeyOf(subject) : null;
         let seq = subject.ledgerSeq;
         let head = subject.ledgerHead;
         const rows = input.decisions.map((d) => {
@@ -226,7 +218,7 @@ export function createConsentsService(deps: {
       at: string | undefined,
       outer: Tx = db,
     ): Promise<{ created: boolean; subject: Subject }> {
-      const when = notInFuture('occurred_at', at, clock());
+      const when = pastInstant('occurred_at', at, clock());
       return inTransaction(outer, async (tx) => {
         const row = await activeSubject(tenantId, subjectId, tx, true);
         const already = scope === 'direct_marketing' ? row.marketingObjection : row.automatedDecisionObjection;

@@ -1,5 +1,6 @@
-import { and, asc, desc, eq, gt, inArray, lt, lte, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, lt, lte, sql, type SQL } from 'drizzle-orm';
 import type { Tx } from '../../db/client.js';
+import { olderThan, type CreatedPosition } from '../../db/keyset.js';
 import { rightsRequestEvents, rightsRequests } from './rights-requests.table.js';
 
 export type RequestRow = typeof rightsRequests.$inferSelect;
@@ -40,7 +41,7 @@ export function createRightsRequestsRepo(db: Tx) {
       const [row] = await tx.update(rightsRequests).set({ ...patch, updatedAt: new Date() }).where(eq(rightsRequests.id, id)).returning();
       return row!;
     },
-    async list(tenantId: string, f: RequestFilters, now: Date, page: { before?: { createdAt: string; id: string }; limit: number }, tx: Tx = db) {
+    async list(tenantId: string, f: RequestFilters, now: Date, page: { before?: CreatedPosition; limit: number }, tx: Tx = db) {
       const conds: (SQL | undefined)[] = [eq(rightsRequests.tenantId, tenantId)];
       if (f.status) conds.push(eq(rightsRequests.status, f.status));
       if (f.type) conds.push(eq(rightsRequests.type, f.type));
@@ -51,10 +52,7 @@ export function createRightsRequestsRepo(db: Tx) {
       if (f.overdue === true) conds.push(overdue);
       // Parenthesised: and() does not wrap its parts, so a bare OR would escape the tenant and the other filters.
       if (f.overdue === false) conds.push(sql`(NOT (${overdue ?? sql`false`}) OR ${rightsRequests.dueAt} IS NULL)`);
-      if (page.before) {
-        const at = new Date(page.before.createdAt);
-        conds.push(or(lt(rightsRequests.createdAt, at), and(eq(rightsRequests.createdAt, at), lt(rightsRequests.id, page.before.id))));
-      }
+      conds.push(olderThan(rightsRequests.createdAt, rightsRequests.id, page.before));
       return tx
         .select()
         .from(rightsRequests)

@@ -1,8 +1,8 @@
 // Rights requests: intake, the state machine with its audit trail, the legal deadline and its reminders.
 import { inTransaction, type Db, type Tx } from '../../db/client.js';
 import { open, seal } from '../../lib/crypto.js';
-import { decodeCursor, encodeCursor } from '../../lib/cursor.js';
-import { ValidationFailed } from '../../lib/errors.js';
+import { decodeCreatedCursor, decodeCursor, encodeCursor, pageOf } from '../../lib/cursor.js';
+import { pastInstant } from '../../lib/instants.js';
 import { eventRow, type EventType } from '../outbox/outbox.events.js';
 import type { OutboxRepo } from '../outbox/outbox.repo.js';
 import type { PrivacyNoticeService } from '../privacy-notice/privacy-notice.service.js';
@@ -18,7 +18,6 @@ import type { RequestFilters, RequestRow, RightsRequestsRepo } from './rights-re
 import type { CreateRequest, RightsRequest, TransitionAction } from './rights-requests.schemas.js';
 import type { StoredPause } from './rights-requests.table.js';
 
-const FUTURE_SKEW_MS = 5 * 60_000;
 const REMINDER_TYPES = ['request.deadline_approaching', 'request.overdue'];
 const OPEN_STATUSES = new Set(['received', 'awaiting_identity', 'in_progress']);
 
@@ -102,14 +101,6 @@ export function createRightsRequestsService(deps: {
     await outbox.insert(rows, tx);
   }
 
-  function checkAt(at: string | undefined, now: Date, notBefore: Date | null, field = 'at'): Date {
-    if (at === undefined) return now;
-    const d = new Date(at);
-    if (d.getTime() > now.getTime() + FUTURE_SKEW_MS) throw new ValidationFailed([{ field, message: 'must not be in the future' }]);
-    if (notBefore && d < notBefore) throw new ValidationFailed([{ field, message: `must not be before the previous transition (${notBefore.toISOString()})` }]);
-    return d;
-  }
-
   async function audit(
     r: RequestRow,
     actor: Actor,
@@ -150,7 +141,7 @@ export function createRightsRequestsService(deps: {
   return {
     async create(ctx: TenantContext, actor: Actor, input: CreateRequest, outer: Tx = db): Promise<RightsRequest> {
       const now = clock();
-      const receivedAt = checkAt(input.received_at, now, null, 'received_at');
+      const receivedAt = pastInstant('received_at', input.received_at, now);
       return inTransaction(outer, async (tx) => {
         const tenant = (await tenants.findById(ctx.id, tx))!;
         let subject: SubjectRow | undefined;
@@ -218,16 +209,11 @@ export function createRightsRequestsService(deps: {
     },
 
     async list(tenantId: string, f: RequestFilters, page: { limit: number; cursor?: string }) {
-      const pos = decodeCursor('rights-requests', page.cursor, ['string', 'string']) as [string, string] | null;
       const now = clock();
-      const rows = await repo.list(tenantId, f, now, { before: pos ? { createdAt: pos[0], id: pos[1] } : undefined, limit: page.limit + 1 });
-      const items = rows.slice(0, page.limit);
+      const rows = await repo.list(tenantId, f, now, { before: decodeCreatedCursor('rights-requests', page.cursor), limit: page.limit + 1 });
+      const { items, next_cursor } = pageOf('rights-requests', rows, page.limit);
       const subjectRows = new Map((await subjectsRepo.findMany(tenantId, [...new Set(items.map((r) => r.subjectId))])).map((x) => [x.id, x]));
-      const last = items.at(-1);
-      return {
-        items: items.map((r) => present(r, subjectRows.get(r.subjectId), now)),
-        next_cursor: rows.length > page.limit && last ? encodeCursor('rights-requests', [last.createdAt.toISOString(), last.id]) : null,
-      };
+      return { items: items.map((r) => present(r, subjectRows.get(r.subjectId), now)), next_cursor };
     },
 
     async events(tenantId: string, id: string, page: { limit: number; cursor?: string }) {
@@ -279,7 +265,7 @@ export function createRightsRequestsService(deps: {
         const tenant = (await tenants.findById(actor.tenantId, tx))!;
         const subject = await subjectsRepo.find(actor.tenantId, r.subjectId, tx);
         const key = subject ? subjects.dataKeyOf(subject) : null;
-        const at = checkAt(input.at, now, r.lastTransitionAt);
+        const at = pastInstant('at', input.at, now, r.lastTransitionAt);
         const isOpen = OPEN_STATUSES.has(r.status);
         const openPause = r.pauses.find((p) => p.to === null);
         const refuse = (why: string): never => {

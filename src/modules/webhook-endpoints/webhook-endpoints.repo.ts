@@ -1,5 +1,6 @@
-import { and, desc, eq, isNull, lt, or, sql } from 'drizzle-orm';
+import { and, desc, eq, isNull, sql } from 'drizzle-orm';
 import type { Tx } from '../../db/client.js';
+import { olderThan, type CreatedPosition } from '../../db/keyset.js';
 import { DELIVERY_TOPIC } from '../outbox/outbox.events.js';
 import type { OutboxRow } from '../outbox/outbox.repo.js';
 import { webhookAttempts, webhookDeliveries, webhookEndpoints } from './webhook-endpoints.table.js';
@@ -23,13 +24,8 @@ export function createWebhookEndpointsRepo(db: Tx) {
       const [row] = await tx.select().from(webhookEndpoints).where(and(live(tenantId), eq(webhookEndpoints.id, id))).for('update').limit(1);
       return row;
     },
-    async list(tenantId: string, opts: { before?: { createdAt: string; id: string }; limit: number }, tx: Tx = db): Promise<EndpointRow[]> {
-      const cursor = opts.before
-        ? or(
-            lt(webhookEndpoints.createdAt, new Date(opts.before.createdAt)),
-            and(eq(webhookEndpoints.createdAt, new Date(opts.before.createdAt)), lt(webhookEndpoints.id, opts.before.id)),
-          )
-        : undefined;
+    async list(tenantId: string, opts: { before?: CreatedPosition; limit: number }, tx: Tx = db): Promise<EndpointRow[]> {
+      const cursor = olderThan(webhookEndpoints.createdAt, webhookEndpoints.id, opts.before);
       return tx
         .select()
         .from(webhookEndpoints)
@@ -158,15 +154,10 @@ export function createWebhookEndpointsRepo(db: Tx) {
     async deliveries(
       tenantId: string,
       endpointId: string,
-      opts: { before?: { createdAt: string; id: string }; limit: number },
+      opts: { before?: CreatedPosition; limit: number },
       tx: Tx = db,
     ): Promise<DeliveryRow[]> {
-      const cursor = opts.before
-        ? or(
-            lt(webhookDeliveries.createdAt, new Date(opts.before.createdAt)),
-            and(eq(webhookDeliveries.createdAt, new Date(opts.before.createdAt)), lt(webhookDeliveries.id, opts.before.id)),
-          )
-        : undefined;
+      const cursor = olderThan(webhookDeliveries.createdAt, webhookDeliveries.id, opts.before);
       return tx
         .select()
         .from(webhookDeliveries)

@@ -1,6 +1,6 @@
 import { inTransaction, type Db, type Tx } from '../../db/client.js';
 import { open, seal } from '../../lib/crypto.js';
-import { decodeCursor, encodeCursor } from '../../lib/cursor.js';
+import { decodeCreatedCursor, pageOf } from '../../lib/cursor.js';
 import { Conflict, ValidationFailed } from '../../lib/errors.js';
 import type { Keyring } from '../../lib/keyring.js';
 import { checkWebhookUrl } from '../../lib/ssrf.js';
@@ -107,14 +107,9 @@ export function createWebhookEndpointsService(deps: {
     },
 
     async list(tenantId: string, page: { limit: number; cursor?: string }) {
-      const pos = decodeCursor('webhook-endpoints', page.cursor, ['string', 'string']) as [string, string] | null;
-      const rows = await repo.list(tenantId, { before: pos ? { createdAt: pos[0], id: pos[1] } : undefined, limit: page.limit + 1 });
-      const items = rows.slice(0, page.limit);
-      const last = items.at(-1);
-      return {
-        items: items.map(toEndpoint),
-        next_cursor: rows.length > page.limit && last ? encodeCursor('webhook-endpoints', [last.createdAt.toISOString(), last.id]) : null,
-      };
+      const rows = await repo.list(tenantId, { before: decodeCreatedCursor('webhook-endpoints', page.cursor), limit: page.limit + 1 });
+      const { items, next_cursor } = pageOf('webhook-endpoints', rows, page.limit);
+      return { items: items.map(toEndpoint), next_cursor };
     },
 
     async update(tenantId: string, id: string, patch: { url?: string; event_types?: string[]; description?: string | null; enabled?: boolean }) {
@@ -176,17 +171,12 @@ export function createWebhookEndpointsService(deps: {
 
     async deliveries(tenantId: string, id: string, page: { limit: number; cursor?: string }) {
       await mustFind(tenantId, id);
-      const pos = decodeCursor('webhook-deliveries', page.cursor, ['string', 'string']) as [string, string] | null;
-      const rows = await repo.deliveries(tenantId, id, { before: pos ? { createdAt: pos[0], id: pos[1] } : undefined, limit: page.limit + 1 });
-      const items = rows.slice(0, page.limit);
+      const rows = await repo.deliveries(tenantId, id, { before: decodeCreatedCursor('webhook-deliveries', page.cursor), limit: page.limit + 1 });
+      const { items, next_cursor } = pageOf('webhook-deliveries', rows, page.limit);
       const attempts = await repo.attemptsOf(items.map((d) => d.id));
       const byDelivery = new Map<string, AttemptRow[]>();
       for (const a of attempts) byDelivery.set(a.deliveryId, [...(byDelivery.get(a.deliveryId) ?? []), a]);
-      const last = items.at(-1);
-      return {
-        items: items.map((d) => toDelivery(d, byDelivery.get(d.id) ?? [])),
-        next_cursor: rows.length > page.limit && last ? encodeCursor('webhook-deliveries', [last.createdAt.toISOString(), last.id]) : null,
-      };
+      return { items: items.map((d) => toDelivery(d, byDelivery.get(d.id) ?? [])), next_cursor };
     },
 
     /** Sends a finished delivery again, with the same webhook-id; its attempts are appended to the same log. */
