@@ -215,7 +215,7 @@ export async function seed(opts: { databaseUrl: string; subjects: number; log?: 
     for (const i of [canary, canary + 1, canary + 6, canary + 8, canary + 9, n - 1].filter((i) => i >= canary && i < n)) {
       const s = await services.subjects.get(tenant.id, subjectIds[i]!);
       const email = normaliseEmail(emailOf(i));
-      if (!email.ok || s.identifiers[0]?.value !== email.value) throw new Error(`seed check: subject ${i} identifiers do not decrypt`);
+      if (!email.ok || s.identifiers?.[0]?.value !== email.value) throw new Error(`seed check: subject ${i} identifiers do not decrypt`);
       const v = await services.consents.verify(tenant.id, subjectIds[i]!);
       if (!v.valid) throw new Error(`seed check: subject ${i} chain invalid: ${JSON.stringify(v.first_invalid)}`);
     }

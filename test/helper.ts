@@ -7,6 +7,7 @@ import { loadConfig, type Config } from '../src/config.js';
 import { runMigrations } from '../src/db/migrate.js';
 import { signToken } from '../src/lib/tokens.js';
 import { SCOPES } from '../src/plugins/auth.js';
+import { recordContractViolations } from './helpers/contract.js';
 
 type Tap = {
   teardown(fn: () => unknown): void;
@@ -72,6 +73,7 @@ export async function build(t: Tap, opts: BuildOptions & { env?: Record<string, 
   const { url: databaseUrlValue, drop } = await createDatabase();
   const config = testConfig(databaseUrlValue, opts.env);
   const app = await buildApp(config, opts);
+  const violations = recordContractViolations(app);
   await app.ready();
   const sql = new pg.Pool({ connectionString: databaseUrlValue, max: 2 });
   // Connections the drop terminates must not surface as unhandled errors.
@@ -81,6 +83,8 @@ export async function build(t: Tap, opts: BuildOptions & { env?: Record<string, 
     await app.close();
     await sql.end();
     await drop();
+    // Thrown after the file's tests: tap reports it as a failure of the file.
+    if (violations.length) throw new Error(`responses the contract (openapi.yaml) does not describe:\n${[...new Set(violations)].join('\n')}`);
   });
   const newTenant = async (name = 'Test controller') => (await app.services.tenants.create({ name })).id;
   const tenantId = await newTenant();

@@ -1,10 +1,11 @@
-// Operator commands: `tenant create` and `token`. Run with `npm run cli -- <command> [options]`.
+// Operator commands: `tenant create`, `token` and `repair`. Run with `npm run cli -- <command> [options]`.
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config.js';
 import { createDb, createPool } from '../db/client.js';
 import { createKeyring } from '../lib/keyring.js';
 import { parseTtl, signToken } from '../lib/tokens.js';
 import { SCOPES } from '../plugins/auth.js';
+import { runRepair } from './repair.js';
 import { createTenantsRepo } from '../modules/tenants/tenants.repo.js';
 import { createTenantsService } from '../modules/tenants/tenants.service.js';
 
@@ -13,6 +14,9 @@ const USAGE = `Usage:
       Creates a tenant and prints it as JSON.
   npm run cli -- token --tenant ID --scope "SCOPES" [--ttl 1h] [--sub NAME]
       Prints a service token. SCOPES is space-separated, or "all". TTL: 90s, 30m, 1h, 7d.
+  npm run cli -- repair
+      Mends rows written before the current rules (ledger instants out of range, plaintext request texts) and
+      prints what it changed as JSON. Idempotent; \`npm run migrate\` runs it too.
 Scopes: ${SCOPES.join(' ')}`;
 
 function fail(message: string): never {
@@ -73,6 +77,7 @@ function token(args: string[]): void {
 const [command, sub, ...rest] = process.argv.slice(2);
 try {
   if (command === 'tenant' && sub === 'create') await tenantCreate(rest);
+  else if (command === 'repair') console.log(JSON.stringify(await runRepair(loadConfig()), null, 2));
   else if (command === 'token') token([sub, ...rest].filter((a): a is string => a !== undefined));
   else fail(command ? `unknown command: ${command} ${sub ?? ''}` : 'no command given');
 } catch (err) {

@@ -9,6 +9,8 @@ export type Problem = {
   detail: string;
   instance?: string;
   errors?: { field: string; message: string }[];
+  /** For NOT_READY: which dependency answered. */
+  checks?: Record<string, string>;
 };
 
 export function problem(status: number, code: string, title: string, detail: string, extra: Partial<Problem> = {}): Problem {

@@ -36,7 +36,46 @@ const Claims = z.object({
   tid: z.uuid(),
   scope: z.string().max(2000),
   exp: z.number(),
+  // fast-jwt checks nbf and exp but not iat; a NumericDate when present, checked below.
+  iat: z.number().optional(),
 });
+
+/** How far a token's clock may run ahead of (or behind) ours: applies to exp, nbf and iat alike. */
+const CLOCK_TOLERANCE_MS = 30_000;
+const FAILURE_WINDOW_MS = 60_000;
+/** At most this many addresses are tracked; see createFailureCounter. */
+const MAX_TRACKED_ADDRESSES = 50_000;
+
+/** Failed authentications per address in a fixed one-minute window, in memory and per instance. Bounded: when full,
+ * windows that have ended are dropped first (oldest first: entries are kept in the order their windows began),
+ * then the oldest live one, so a flood of new addresses cannot wipe every address's count at once. */
+export function createFailureCounter(o: { limit: number; windowMs?: number; capacity?: number; now?: () => number }) {
+  const windowMs = o.windowMs ?? FAILURE_WINDOW_MS;
+  const capacity = o.capacity ?? MAX_TRACKED_ADDRESSES;
+  const now = o.now ?? Date.now;
+  const entries = new Map<string, { count: number; resetAt: number }>();
+  return {
+    /** Counts a failure; the answer says whether the address is now over the limit and for how many seconds. */
+    fail(address: string): { blocked: boolean; retryAfterSeconds: number } {
+      const t = now();
+      let entry = entries.get(address);
+      if (!entry || entry.resetAt <= t) {
+        entries.delete(address);
+        for (const [key, e] of entries) {
+          if (entries.size < capacity && e.resetAt > t) break;
+          entries.delete(key);
+        }
+        entry = { count: 0, resetAt: t + windowMs };
+        entries.set(address, entry);
+      }
+      entry.count++;
+      return { blocked: entry.count > o.limit, retryAfterSeconds: Math.max(1, Math.ceil((entry.resetAt - t) / 1000)) };
+    },
+    get size() {
+      return entries.size;
+    },
+  };
+}
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -60,42 +99,41 @@ export default fp(
         allowedAud: audience,
         // allowedIss/allowedAud only check a claim that is present: iss and aud must be required too.
         requiredClaims: ['sub', 'tid', 'scope', 'exp', 'iss', 'aud'],
-        clockTolerance: 30_000,
+        clockTolerance: CLOCK_TOLERANCE_MS,
         cache: 10_000,
       },
     });
     app.decorateRequest('principal', null);
 
-    // Failed authentications per client IP: the route rate limit only knows authenticated callers, so guessing
-    // tokens is slowed here. In memory, per instance; a fixed one-minute window.
-    const failures = new Map<string, { count: number; resetAt: number }>();
-    const limit = app.config.rateLimit.authFailuresPerMinute;
-    const failed = (ip: string) => {
-      const now = Date.now();
-      const entry = failures.get(ip);
-      if (!entry || entry.resetAt <= now) {
-        if (failures.size >= 50_000) failures.clear();
-        failures.set(ip, { count: 1, resetAt: now + 60_000 });
-      } else entry.count++;
-    };
+    // Failed authentications per client address (request.ip: the proxy's address unless TRUST_PROXY is set): the
+    // route rate limit only knows authenticated callers, so guessing tokens is slowed here. An address over the
+    // limit gets 429 instead of 401 for its failures only: a token that verifies is always served, so one client
+    // failing behind a shared proxy address cannot lock out the others.
+    const failures = createFailureCounter({ limit: app.config.rateLimit.authFailuresPerMinute });
 
     app.addHook('onRequest', async (request, reply) => {
       const required = request.routeOptions.config.scopes;
       if (!required) return;
-      const entry = failures.get(request.ip);
-      if (entry && entry.count >= limit && entry.resetAt > Date.now()) {
-        reply.header('retry-after', String(Math.ceil((entry.resetAt - Date.now()) / 1000)));
-        throw new TooManyAuthFailures();
-      }
       try {
         await authenticate(request, required);
       } catch (err) {
-        if (err instanceof Unauthorized) failed(request.ip);
+        if (err instanceof Unauthorized) {
+          const { blocked, retryAfterSeconds } = failures.fail(request.ip);
+          if (blocked) {
+            reply.header('retry-after', String(retryAfterSeconds));
+            throw new TooManyAuthFailures();
+          }
+        }
         throw err;
       }
     });
 
     async function authenticate(request: FastifyRequest, required: Scope[]): Promise<void> {
+      // Node keeps the first of two Authorization headers and drops the other: which one a proxy or a client meant
+      // is unknowable, so a request with more than one is refused rather than run as the first one's tenant.
+      if (authorizationHeaderCount(request.raw.rawHeaders) > 1) {
+        throw new Unauthorized('Send exactly one Authorization header');
+      }
       const header = request.headers.authorization;
       if (!header || !/^Bearer [A-Za-z0-9._~+/=-]+$/.test(header) || header.length > 8192) {
         throw new Unauthorized('Send a service token as "Authorization: Bearer <token>"');
@@ -109,6 +147,10 @@ export default fp(
       }
       const claims = Claims.safeParse(payload);
       if (!claims.success) throw new Unauthorized('The bearer token lacks a valid sub, tid, scope or exp claim');
+      // An iat in the future means a wrong clock or a forged token; like nbf and exp, it gets the clock tolerance.
+      if (claims.data.iat !== undefined && claims.data.iat * 1000 > Date.now() + CLOCK_TOLERANCE_MS) {
+        throw new Unauthorized('The bearer token was issued in the future');
+      }
       const scopes = new Set(claims.data.scope.split(' ').filter(Boolean));
       const missing = required.filter((s) => !scopes.has(s));
       if (missing.length > 0) throw new Forbidden(`This operation needs the scope ${missing.join(' ')}`);
@@ -117,6 +159,12 @@ export default fp(
   },
   { name: 'auth', dependencies: ['config'] },
 );
+
+function authorizationHeaderCount(rawHeaders: string[]): number {
+  let n = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]?.toLowerCase() === 'authorization') n++;
+  return n;
+}
 
 /** The caller of a route that declared scopes; the auth hook has already run. */
 export function principalOf(request: { principal: Principal | null }): Principal {

@@ -1,12 +1,13 @@
 // /healthz: the process is alive. /readyz: Postgres and Redis both answer, so the instance can take traffic.
 import fp from 'fastify-plugin';
 import { z } from 'zod';
+import { problem, ProblemSchema } from '../lib/problem.js';
+import { sendProblem } from './errors.js';
 
 const Health = z.object({ status: z.literal('ok') });
-const Ready = z.object({
-  status: z.enum(['ready', 'unavailable']),
-  checks: z.object({ postgres: z.enum(['ok', 'down']), redis: z.enum(['ok', 'down']) }),
-});
+const Checks = z.object({ postgres: z.enum(['ok', 'down']), redis: z.enum(['ok', 'down']) });
+const Ready = z.object({ status: z.literal('ready'), checks: Checks });
+const NotReady = ProblemSchema.extend({ checks: Checks }).describe('NOT_READY: a dependency is down; checks names which');
 
 async function within<T>(ms: number, work: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -45,7 +46,7 @@ export default fp(
           summary: 'Readiness',
           description: 'Answers 200 when Postgres and Redis both answer within two seconds, else 503 naming the dependency that is down.',
           security: [],
-          response: { 200: Ready, 503: Ready },
+          response: { 200: Ready, 503: NotReady },
         },
       },
       async (_request, reply) => {
@@ -54,8 +55,12 @@ export default fp(
           within(2000, app.redis.ping()).then(() => 'ok' as const, () => 'down' as const),
         ]);
         const ready = pg === 'ok' && redis === 'ok';
-        if (!ready) reply.code(503).header('retry-after', '5');
-        return { status: ready ? ('ready' as const) : ('unavailable' as const), checks: { postgres: pg, redis } };
+        const checks = { postgres: pg, redis };
+        if (!ready) {
+          const down = Object.entries(checks).filter(([, v]) => v === 'down').map(([k]) => k).join(' and ');
+          return sendProblem(reply, problem(503, 'NOT_READY', 'Service temporarily unavailable', `${down} did not answer within two seconds`, { checks }));
+        }
+        return { status: 'ready' as const, checks };
       },
     );
   },

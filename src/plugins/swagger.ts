@@ -40,16 +40,66 @@ types and their \`data\` (ids and facts only, never identifiers or evidence):
 - \`request.deadline_approaching\` (+ due_at, days_left) and \`request.overdue\` (+ due_at): reminders to the DPO
 - \`ping\`: endpoint_id (sent by POST /v1/webhook-endpoints/{id}/test)`;
 
+type OpenApiResponse = { description?: string; content?: Record<string, unknown>; headers?: Record<string, unknown> };
+type OpenApiOperation = { responses?: Record<string, OpenApiResponse>; parameters?: { in?: string; name?: string }[]; security?: unknown[] };
 type OpenApiDoc = {
-  components?: { schemas?: Record<string, unknown> };
-  paths?: Record<string, Record<string, { responses?: Record<string, { content?: Record<string, unknown> }> }>>;
+  components?: { schemas?: Record<string, unknown>; headers?: Record<string, unknown> };
+  paths?: Record<string, Record<string, OpenApiOperation>>;
 };
+
+/** Response headers the service sets, declared once and referred to from every response that carries them. */
+const HEADERS: Record<string, { description: string; required?: boolean; schema: Record<string, unknown> }> = {
+  'x-request-id': { description: 'Identifies the request in the logs; a valid incoming x-request-id is kept', required: true, schema: { type: 'string' } },
+  'retry-after': { description: 'Seconds to wait before retrying', required: true, schema: { type: 'string', pattern: '^[0-9]+$' } },
+  'idempotent-replayed': { description: 'true when this is the stored answer to an earlier request with the same Idempotency-Key', schema: { type: 'string', enum: ['true'] } },
+  'x-ratelimit-limit': { description: "Requests allowed in the client's window", schema: { type: 'string' } },
+  'x-ratelimit-remaining': { description: 'Requests left in the current window', schema: { type: 'string' } },
+  'x-ratelimit-reset': { description: 'Seconds until the window resets', schema: { type: 'string' } },
+};
+const ref = (name: string) => ({ $ref: `#/components/headers/${name}` });
+const BODY_METHODS = new Set(['post', 'put', 'patch', 'delete']);
+
+/** Completes each operation's responses with what the service answers around the route itself: the headers, and
+ * 413/415 on every method that takes a body (a body is parsed, and refused, even where the operation needs none)
+ * and 409 wherever an Idempotency-Key is accepted. */
+function declareCommonResponses(doc: OpenApiDoc): void {
+  doc.components = { ...doc.components, headers: HEADERS };
+  for (const ops of Object.values(doc.paths ?? {})) {
+    for (const [method, op] of Object.entries(ops)) {
+      const responses = (op.responses ??= {});
+      const problemRef = Object.entries(responses).find(([st]) => Number(st) >= 400)?.[1];
+      const authenticated = !(Array.isArray(op.security) && op.security.length === 0);
+      const idempotent = (op.parameters ?? []).some((p) => p.in === 'header' && p.name === 'idempotency-key');
+      if (problemRef) {
+        const add = (status: string, description: string) => {
+          if (!responses[status]) responses[status] = { description, content: problemRef.content };
+        };
+        if (BODY_METHODS.has(method)) {
+          add('413', 'The request body exceeds the size limit');
+          add('415', 'The body is not application/json');
+        }
+        if (idempotent) add('409', 'Conflict with the current state, or an Idempotency-Key reused with a different body');
+      }
+      for (const [status, response] of Object.entries(responses)) {
+        const code = Number(status);
+        const headers: Record<string, unknown> = { 'x-request-id': ref('x-request-id') };
+        if (code === 429 || code === 503) headers['retry-after'] = ref('retry-after');
+        if (idempotent && code < 300) headers['idempotent-replayed'] = ref('idempotent-replayed');
+        if (authenticated) for (const n of ['x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset']) headers[n] = ref(n);
+        response.headers = { ...headers, ...response.headers };
+      }
+      // Keep the responses in status order.
+      op.responses = Object.fromEntries(Object.entries(responses).sort(([a], [b]) => a.localeCompare(b)));
+    }
+  }
+}
 
 /** Error responses are application/problem+json; each registered schema appears once, under its own name
  * (the zod transform emits an input and an output variant of every schema, and only one of them is used). */
 const SUCCESS: Record<string, string> = { '200': 'Success', '201': 'Created', '204': 'Done, nothing to return' };
 
 function tidy(doc: OpenApiDoc): OpenApiDoc {
+  declareCommonResponses(doc);
   for (const ops of Object.values(doc.paths ?? {})) {
     for (const op of Object.values(ops)) {
       for (const [status, response] of Object.entries(op.responses ?? {})) {

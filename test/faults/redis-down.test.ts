@@ -45,7 +45,8 @@ async function serves(t: Test, app: FastifyInstance, ta: TestApp, subject: strin
   const started = Date.now();
   const ready = await app.inject({ method: 'GET', url: '/readyz' });
   t.equal(ready.statusCode, 503, `${label}: /readyz is 503`);
-  t.same(ready.json(), { status: 'unavailable', checks: { postgres: 'ok', redis: 'down' } }, `${label}: /readyz names redis as down`);
+  t.match(ready.headers['content-type'], /^application\/problem\+json/, `${label}: /readyz answers a problem`);
+  t.match(ready.json(), { code: 'NOT_READY', status: 503, checks: { postgres: 'ok', redis: 'down' } }, `${label}: /readyz names redis as down`);
   t.ok(Number(ready.headers['retry-after']) > 0, `${label}: /readyz has Retry-After`);
   t.ok(Date.now() - started < 3000, `${label}: /readyz answered in ${Date.now() - started} ms`);
 }

@@ -1,4 +1,5 @@
 // Every token failure is a 401 problem with a stable code, never a 500; a token without the route's scope is a 403.
+import net from 'node:net';
 import t from 'tap';
 import { build } from '../helper.js';
 import { b64url, goodClaims, hmacToken, noneToken, rs256Token, type Claims } from '../helpers/jwt.js';
@@ -19,6 +20,16 @@ t.test('token failures', async (t) => {
   // The control: a hand-built token with the good claims is accepted, so every failure below is the case's own.
   const control = await get(`Bearer ${hmacToken(secret, claims())}`);
   t.equal(control.statusCode, 200, `hand-built control token is accepted (${control.body})`);
+  // Clocks differ a little: iat and nbf a few seconds ahead of ours are within the tolerance, as exp is behind it.
+  for (const [label, o] of [
+    ['iat 10 s ahead', { iat: now + 10 }],
+    ['nbf 10 s ahead', { nbf: now + 10 }],
+    ['exp 10 s ago', { iat: now - 600, exp: now - 10 }],
+    ['no iat', {}],
+  ] as [string, Claims][]) {
+    const res = await get(`Bearer ${hmacToken(secret, claims(o, label === 'no iat' ? ['iat'] : []))}`);
+    t.equal(res.statusCode, 200, `${label} is within the tolerance (${res.body})`);
+  }
 
   const valid = hmacToken(secret, claims());
   const [vh, vp, vs] = valid.split('.');
@@ -47,6 +58,10 @@ t.test('token failures', async (t) => {
     ['expired', `Bearer ${hmacToken(secret, claims({ iat: now - 7200, exp: now - 3600 }))}`],
     ['expired beyond the 30 s tolerance', `Bearer ${hmacToken(secret, claims({ iat: now - 600, exp: now - 90 }))}`],
     ['nbf in the future', `Bearer ${hmacToken(secret, claims({ nbf: now + 3600 }))}`],
+    ['nbf in the future beyond the 30 s tolerance', `Bearer ${hmacToken(secret, claims({ nbf: now + 60 }))}`],
+    ['iat in the future', `Bearer ${hmacToken(secret, claims({ iat: now + 3600 }))}`],
+    ['iat in the future beyond the 30 s tolerance', `Bearer ${hmacToken(secret, claims({ iat: now + 60 }))}`],
+    ['iat as a string', `Bearer ${hmacToken(secret, claims({ iat: String(now) }))}`],
     ['wrong iss', `Bearer ${hmacToken(secret, claims({ iss: 'someone-else' }))}`],
     ['wrong aud', `Bearer ${hmacToken(secret, claims({ aud: 'another-api' }))}`],
     ['aud as a list without ours', `Bearer ${hmacToken(secret, claims({ aud: ['x', 'y'] }))}`],
@@ -136,4 +151,45 @@ t.test('a 17 KB Authorization header over a real socket is refused with a proble
   const res2 = await fetch(`${address}/v1/purposes`, { headers: { authorization: `Bearer ${big}` } });
   t.equal(res2.status, 401, '10 KB token under the HTTP limit is a 401');
   t.equal(((await res2.json()) as { code: string }).code, 'UNAUTHORIZED');
+});
+
+t.test('two Authorization headers are refused, not run as the first one\'s tenant', async (t) => {
+  const ta = await build(t);
+  const other = await ta.newTenant('Other controller');
+  const mine = ta.token('tenant:admin');
+  const theirs = ta.token('tenant:admin', { tenantId: other });
+
+  // app.inject sends an array as the same header repeated, as Node receives it (Node keeps the first). Spelled
+  // Authorization: the typed lower-case name takes a string only.
+  for (const [label, values] of [
+    ['two tokens of two tenants', [`Bearer ${mine}`, `Bearer ${theirs}`]],
+    ['the same token twice', [`Bearer ${mine}`, `Bearer ${mine}`]],
+    ['a token and an empty value', [`Bearer ${mine}`, '']],
+  ] as [string, string[]][]) {
+    const res = await ta.app.inject({ method: 'GET', url: '/v1/tenant', headers: { Authorization: values } });
+    const body = assertProblem(t, res, 401, 'UNAUTHORIZED', label);
+    t.match(String(body.detail), /exactly one Authorization header/, `${label}: the detail says why`);
+  }
+
+  // Over a real socket, with the two names spelled differently.
+  await ta.app.listen({ host: '127.0.0.1', port: 0 });
+  const port = (ta.app.server.address() as net.AddressInfo).port;
+  const raw = (headers: string) =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      let data = '';
+      const socket = net.connect(port, '127.0.0.1', () => socket.write(`GET /v1/tenant HTTP/1.1\r\nHost: x\r\n${headers}Connection: close\r\n\r\n`));
+      socket.on('data', (chunk) => (data += chunk.toString('utf8')));
+      socket.on('error', reject);
+      socket.on('close', () => {
+        const [head = '', body = ''] = data.split('\r\n\r\n');
+        resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0), body });
+      });
+    });
+  const one = await raw(`Authorization: Bearer ${mine}\r\n`);
+  t.equal(one.status, 200, `control: one header over the socket is served (${one.body.slice(0, 200)})`);
+  t.equal(JSON.parse(one.body).id, ta.tenantId);
+  const two = await raw(`Authorization: Bearer ${theirs}\r\nauthorization: Bearer ${mine}\r\n`);
+  t.equal(two.status, 401, `two headers over the socket are a 401 (${two.body.slice(0, 200)})`);
+  t.equal(JSON.parse(two.body || '{}').code, 'UNAUTHORIZED');
+  t.notOk(two.body.includes(other), 'and nothing of the first header\'s tenant comes back');
 });

@@ -308,3 +308,45 @@ t.test('x-request-id: on every response, and a valid incoming one is echoed', as
     t.match(res.headers['x-request-id'], UUID, `invalid incoming id ${JSON.stringify(bad.slice(0, 10))} is replaced by a UUID`);
   }
 });
+
+t.test('a 400 names a field by a bounded name and never echoes a value', async (t) => {
+  const ta = await build(t);
+  const purpose = { key: 'fresh', legal_basis: 'consent', retention: '1 year', translations: { en: { title: 'T', description: 'D' } } };
+  const longKey = `k${'x'.repeat(5_000)}`;
+  const post = (payload: string | object) =>
+    ta.call({ method: 'POST', url: '/v1/purposes', payload, headers: typeof payload === 'string' ? { 'content-type': 'application/json' } : {} });
+
+  for (const [label, payload] of [
+    ['an unknown key of 5,000 characters', { ...purpose, [longKey]: 1 }],
+    ['an unknown nested key of 5,000 characters', { ...purpose, translations: { en: { title: 'T', description: 'D', [longKey]: 1 } } }],
+    ['a 5,000-character key holding a NUL', withMembers(purpose, `"${longKey}\\u0000":1`)],
+    ['ten unknown keys of 5,000 characters', { ...purpose, ...Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`${i}${longKey}`, 1])) }],
+  ] as [string, string | object][]) {
+    const res = await post(payload);
+    const body = assertProblem(t, res, 400, 'VALIDATION_FAILED', label);
+    t.notOk(res.body.includes('x'.repeat(100)), `${label}: the key is not echoed whole`);
+    const fieldNames = errorFields(body);
+    t.ok(fieldNames.length >= 1, `${label}: a field is named (${fieldNames.length})`);
+    for (const f of fieldNames) t.ok(f.length <= 161, `${label}: field name bounded (${f.length})`);
+    t.ok(fieldNames.some((f) => f.includes(`${'x'.repeat(10)}…`)), `${label}: the cut name says it was cut`);
+    t.ok(String(body.detail).length <= 2_000, `${label}: the detail is bounded (${String(body.detail).length})`);
+    t.ok(res.body.length <= 4_000, `${label}: the answer is bounded (${res.body.length} bytes)`);
+  }
+  const one = await post({ ...purpose, [longKey]: 1 });
+  t.ok(one.body.length < 1_000, `one long unknown key gets a small answer (${one.body.length} bytes)`);
+  t.same(one.json().errors, [{ field: `k${'x'.repeat(63)}…`, message: 'is not a known field' }], 'named by its first 64 characters');
+
+  // Values never come back, whatever the failure: wrong enum member, wrong type, too long, bad format.
+  const CANARY = 'canary-9d2e-value';
+  for (const [label, payload] of [
+    ['an enum given an unknown member', { ...purpose, legal_basis: CANARY }],
+    ['a boolean given a string', { ...purpose, direct_marketing: CANARY }],
+    ['a key in the wrong format', { ...purpose, key: `${CANARY} !` }],
+    ['a string too long', { ...purpose, retention: `${CANARY}${'y'.repeat(20_000)}` }],
+    ['an object given a string', { ...purpose, translations: CANARY }],
+  ] as [string, object][]) {
+    const res = await post(payload);
+    assertProblem(t, res, 400, 'VALIDATION_FAILED', label);
+    t.notOk(res.body.includes('canary-9d2e'), `${label}: the value is not echoed (${res.body.slice(0, 300)})`);
+  }
+});

@@ -6,7 +6,8 @@ import t from 'tap';
 import { loggerOptions } from '../../src/app.js';
 import { build, createPurpose, testConfig } from '../helper.js';
 
-t.test('logs carry no identifiers, evidence or tokens', async (t) => {
+/** A trace-level logger writing into memory, and the lines it wrote. */
+function captureLogs() {
   const lines: string[] = [];
   const stream = new Writable({
     write(chunk: Buffer, _enc, done) {
@@ -16,6 +17,11 @@ t.test('logs carry no identifiers, evidence or tokens', async (t) => {
   });
   // loggerOptions only reads the log level from the config; the database URL here is never used.
   const logger = { ...loggerOptions(testConfig('postgres://unused@127.0.0.1/unused')), level: 'trace', stream };
+  return { lines, logger };
+}
+
+t.test('logs carry no identifiers, evidence or tokens', async (t) => {
+  const { lines, logger } = captureLogs();
   const ta = await build(t, { logger });
 
   const EMAIL = 'Secret.Person+tag@Example.org';
@@ -98,4 +104,48 @@ t.test('logs carry no identifiers, evidence or tokens', async (t) => {
   }
   t.notMatch(out, /Bearer /, 'no Authorization value in the log');
   t.notMatch(out, /session=/, 'no cookie in the log');
+});
+
+t.test("a driver error's log line carries no query parameters: a 500 logs stack frames and codes only", async (t) => {
+  const { lines, logger } = captureLogs();
+  const ta = await build(t, { logger });
+  const CANARY = 'canary-7f3a@example.com';
+
+  const created = await ta.call({
+    method: 'POST',
+    url: '/v1/rights-requests',
+    payload: { subject: { identifiers: [{ type: 'email', value: 'someone@example.com' }] }, type: 'access', channel: 'web' },
+  });
+  t.equal(created.statusCode, 201, created.body);
+  const id = created.json().id;
+  // The database refuses any assignee holding the canary, so the failing UPDATE carries it among its parameters.
+  await ta.sql.query("ALTER TABLE rights_requests ADD CONSTRAINT no_canary CHECK (assignee IS NULL OR strpos(assignee, 'canary-7f3a') = 0)");
+
+  for (const [label, assignee] of [
+    ['the canary', CANARY],
+    // A parameter that reads like a driver's connection failure must not turn the error into a logged 503.
+    ['the canary after a connection-failure phrase', `Connection terminated ${CANARY}`],
+    // A parameter that reads like a stack frame must not pass for one.
+    ['the canary on a line that reads like a stack frame', `x\n    at ${CANARY}`],
+  ]) {
+    lines.length = 0;
+    const res = await ta.call({ method: 'POST', url: `/v1/rights-requests/${id}/assign`, payload: { assignee } });
+    t.equal(res.statusCode, 500, `${label}: a 500 (${res.body})`);
+    t.equal(res.json().code, 'INTERNAL', `${label}: INTERNAL`);
+    t.notOk(res.body.includes('canary-7f3a'), `${label}: the 500 body does not carry it`);
+    const rid = String(res.headers['x-request-id']);
+
+    const out = lines.join('');
+    const logged = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'unhandled error');
+    t.ok(logged, `${label}: the 500 was logged`);
+    t.equal(logged?.reqId, rid, `${label}: with the request id to quote`);
+    const err = logged?.err as { stack?: string; cause?: Record<string, unknown> } | undefined;
+    t.match(err?.stack, /^\s+at /, `${label}: with the stack frames`);
+    t.equal(err?.cause?.code, '23514', `${label}: with the driver's code (check_violation)`);
+    t.equal(err?.cause?.constraint, 'no_canary', `${label}: and the constraint name`);
+    t.ok(out.includes(rid), `${label}: the log carries the request id`);
+    t.notOk(out.includes('canary-7f3a'), `${label}: the log does not carry the canary`);
+    t.notMatch(out, /params/i, `${label}: nor a params line`);
+    t.notMatch(out, /Failed query|Failing row/, `${label}: nor the wrapper's message or the driver's detail`);
+  }
 });

@@ -1,9 +1,11 @@
 import { and, asc, eq, gt, inArray, sql } from 'drizzle-orm';
 import type { Tx } from '../../db/client.js';
 import { subjects } from '../subjects/subjects.table.js';
-import { consentEvents, consentState } from './consents.table.js';
+import { consentEventCorrections, consentEvents, consentState } from './consents.table.js';
 
-export type ConsentEventRow = typeof consentEvents.$inferSelect;
+export type CorrectionRow = typeof consentEventCorrections.$inferSelect;
+/** A ledger row as stored, with its correction when its occurred_at was repaired. */
+export type ConsentEventRow = typeof consentEvents.$inferSelect & { correction?: CorrectionRow | null };
 export type ConsentStateRow = typeof consentState.$inferSelect;
 
 export type CheckRow = {
@@ -152,12 +154,14 @@ export function createConsentsRepo(db: Tx) {
         .orderBy(asc(consentState.purposeKey));
     },
     async events(tenantId: string, subjectId: string, opts: { afterSeq: number; limit: number }, tx: Tx = db): Promise<ConsentEventRow[]> {
-      return tx
-        .select()
+      const rows = await tx
+        .select({ event: consentEvents, correction: consentEventCorrections })
         .from(consentEvents)
+        .leftJoin(consentEventCorrections, and(eq(consentEventCorrections.tenantId, consentEvents.tenantId), eq(consentEventCorrections.eventId, consentEvents.id)))
         .where(and(eq(consentEvents.tenantId, tenantId), eq(consentEvents.subjectId, subjectId), gt(consentEvents.seq, opts.afterSeq)))
         .orderBy(asc(consentEvents.seq))
         .limit(opts.limit);
+      return rows.map((r) => ({ ...r.event, correction: r.correction }));
     },
     async eventsByIds(tenantId: string, subjectId: string, ids: string[], tx: Tx = db): Promise<ConsentEventRow[]> {
       if (ids.length === 0) return [];
@@ -167,6 +171,42 @@ export function createConsentsRepo(db: Tx) {
         .where(and(eq(consentEvents.tenantId, tenantId), eq(consentEvents.subjectId, subjectId), inArray(consentEvents.id, ids)))
         .orderBy(asc(consentEvents.seq));
     },
+    /**
+     * Repairs ledgers written before client instants were held to 1970-01-01..9999-12-31, across every tenant (an
+     * operator command, not a request path). Events never change, so each chain still verifies: an event whose
+     * occurred_at is out of range gets a correction to its recorded_at (the latest moment the decision can have
+     * happened), and the state projection of the subjects concerned is recomputed from the corrected times with the
+     * rule every write follows (the decision that occurred last wins; among equal times, the one recorded last).
+     * Idempotent: a corrected event is not corrected again. Returns the events corrected and the subjects touched.
+     */
+    async repairOutOfRangeInstants(tx: Tx = db): Promise<{ events: number; subjects: number }> {
+      const corrected = await tx.execute<{ subject_id: string }>(sql`
+        INSERT INTO consent_event_corrections (event_id, tenant_id, subject_id, recorded_occurred_at, occurred_at, reason)
+        SELECT e.id, e.tenant_id, e.subject_id, e.occurred_at, e.recorded_at,
+               'occurred_at lies outside 1970-01-01T00:00:00Z..9999-12-31T23:59:59Z; the recorded_at is used instead'
+          FROM consent_events e
+         WHERE (e.occurred_at < '1970-01-01T00:00:00Z' OR e.occurred_at > '9999-12-31T23:59:59.999Z')
+           AND NOT EXISTS (SELECT 1 FROM consent_event_corrections c WHERE c.event_id = e.id)
+        RETURNING subject_id`);
+      const subjectIds = [...new Set(corrected.rows.map((r) => r.subject_id))];
+      if (subjectIds.length === 0) return { events: 0, subjects: 0 };
+      await tx.execute(sql`
+        WITH effective AS (
+          SELECT DISTINCT ON (e.subject_id, e.purpose_key)
+                 e.subject_id, e.purpose_key, e.id, e.action, e.purpose_version, coalesce(c.occurred_at, e.occurred_at) AS occurred_at
+            FROM consent_events e
+            LEFT JOIN consent_event_corrections c ON c.event_id = e.id
+           WHERE e.subject_id = ANY(${sql.param(subjectIds)}::uuid[])
+           ORDER BY e.subject_id, e.purpose_key, coalesce(c.occurred_at, e.occurred_at) DESC, e.seq DESC
+        )
+        UPDATE consent_state cs
+           SET status = CASE WHEN effective.action = 'grant' THEN 'granted' ELSE 'withdrawn' END,
+               purpose_version = effective.purpose_version, since = effective.occurred_at, event_id = effective.id, updated_at = now()
+          FROM effective
+         WHERE cs.subject_id = effective.subject_id AND cs.purpose_key = effective.purpose_key`);
+      return { events: corrected.rows.length, subjects: subjectIds.length };
+    },
+
     /** The campaign check in one round trip: identifiers (in order) → subject flags and consent for one purpose. */
     async check(tenantId: string, purposeKey: string, types: string[], blindIndexesHex: string[], tx: Tx = db): Promise<CheckRow[]> {
       const result = await tx.execute<CheckRow>(sql`

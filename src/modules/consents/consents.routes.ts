@@ -3,6 +3,7 @@ import { principalOf } from '../../plugins/auth.js';
 import { IdempotencyHeaders, PageQuery, problems } from '../../lib/schemas.js';
 import { tenantOf } from '../tenants/index.js';
 import { SubjectParams, SubjectSchema } from '../subjects/subjects.schemas.js';
+import { visibleSubject } from '../subjects/subjects.service.js';
 import {
   CheckBody,
   CheckResultSchema,
@@ -109,7 +110,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
         tags: ['consents'],
         summary: 'Record an objection (Art. 21 / 22)',
         description:
-          'scope direct_marketing: from now on every direct-marketing purpose is blocked for the subject, whatever the consent state (Art. 21(3)). scope automated_decisions: the subject objects to automated decisions and profiling (Art. 22). Answers 201 when the objection is new and 200 when it was already recorded (the first time is kept).',
+          'scope direct_marketing: from now on every direct-marketing purpose is blocked for the subject, whatever the consent state (Art. 21(3)). scope automated_decisions: the subject objects to automated decisions and profiling (Art. 22). Answers 201 when the objection is new and 200 when it was already recorded (the first time is kept). The identifiers of the subject are in the answer only when the token also holds subjects:read.',
         params: SubjectParams,
         headers: IdempotencyHeaders,
         body: ObjectionBody,
@@ -121,8 +122,8 @@ const routes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request, reply) => {
-      const { tenantId } = principalOf(request);
-      return idempotency.respond(
+      const { tenantId, scopes } = principalOf(request);
+      const answer = await idempotency.respond(
         request,
         reply,
         async (tx) => {
@@ -131,6 +132,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
         },
         { store: (subject) => ({ id: subject.id }), replay: (stored) => app.services.subjects.get(tenantId, (stored as { id: string }).id) },
       );
+      return visibleSubject(scopes, answer);
     },
   );
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { InstantInput as Instant } from '../../lib/instants.js';
 import { PageMeta } from '../../lib/schemas.js';
 import { PurposeKeySchema } from '../purposes/purposes.schemas.js';
 import { IdentifierSchema } from '../subjects/subjects.schemas.js';
@@ -6,7 +7,6 @@ import { IdentifierSchema } from '../subjects/subjects.schemas.js';
 export const CONSENT_SOURCES = ['web_form', 'crm_user', 'import', 'api', 'verbal', 'written'] as const;
 export const CHECK_REASONS = ['consent_granted', 'no_consent', 'consent_withdrawn', 'objected', 'restricted', 'unknown_subject', 'legal_basis'] as const;
 
-const Instant = z.iso.datetime({ offset: true }).describe('RFC 3339 date-time with a zone (Z or ±hh:mm)');
 
 export const EvidenceSchema = z
   .object({
@@ -32,7 +32,7 @@ export const DecisionSchema = z
 export const RecordConsentsBody = z
   .object({
     decisions: z.array(DecisionSchema).min(1).max(100),
-    occurred_at: Instant.optional().describe('When the subject decided (defaults to now); not in the future'),
+    occurred_at: Instant.optional().describe('When the subject decided (defaults to now); not in the future, not before 1970-01-01T00:00:00Z'),
   })
   .strict()
   .meta({ id: 'RecordConsents', description: 'One or more decisions of one subject, appended to the ledger in order' });
@@ -52,6 +52,16 @@ export const ConsentEventSchema = z
     recorded_at: z.iso.datetime(),
     prev_hash: z.string().nullable().describe('hash of the previous event; null for the first'),
     hash: z.string().describe('sha256 over prev_hash and the canonical event, hex'),
+    correction: z
+      .object({
+        recorded_occurred_at: z.string().describe('The occurred_at the event holds and its hash covers (ISO 8601; may be before year 1)'),
+        reason: z.string(),
+        corrected_at: z.iso.datetime(),
+      })
+      .nullable()
+      .describe(
+        'Set when the event was written with an occurred_at outside 1970-01-01..9999-12-31 (before that range was enforced): occurred_at then shows the correction (the recorded_at), and recomputing the hash takes recorded_occurred_at',
+      ),
   })
   .meta({ id: 'ConsentEvent', description: 'One entry of the append-only consent ledger' });
 export type ConsentEvent = z.infer<typeof ConsentEventSchema>;
@@ -95,7 +105,7 @@ export const VerifyResultSchema = z
 export const ObjectionBody = z
   .object({
     scope: z.enum(['direct_marketing', 'automated_decisions']).describe('direct_marketing: Art. 21(2)-(3); automated_decisions: Art. 22'),
-    occurred_at: Instant.optional().describe('When the subject objected (defaults to now); not in the future'),
+    occurred_at: Instant.optional().describe('When the subject objected (defaults to now); not in the future, not before 1970-01-01T00:00:00Z'),
   })
   .strict()
   .meta({ id: 'Objection' });

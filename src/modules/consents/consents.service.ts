@@ -20,6 +20,9 @@ import type { CheckResult, ConsentEvent, ConsentState, RecordConsents } from './
 
 const VERIFY_BATCH = 1000;
 
+/** ISO 8601 as the hash chain prints it; years before 1 AD print with a sign (-000001-…), as toISOString does. */
+const isoOrRaw = (d: Date) => (Number.isFinite(d.getTime()) ? d.toISOString() : 'invalid');
+
 const evidenceAad = (eventId: string) => `consent-evidence:${eventId}`;
 
 export function createConsentsService(deps: {
@@ -46,10 +49,17 @@ export function createConsentsService(deps: {
       action: row.action,
       source: row.source as ConsentEvent['source'],
       evidence,
-      occurred_at: row.occurredAt.toISOString(),
+      occurred_at: (row.correction?.occurredAt ?? row.occurredAt).toISOString(),
       recorded_at: row.recordedAt.toISOString(),
       prev_hash: row.prevHash,
       hash: row.hash,
+      correction: row.correction
+        ? {
+            recorded_occurred_at: isoOrRaw(row.correction.recordedOccurredAt),
+            reason: row.correction.reason,
+            corrected_at: row.correction.correctedAt.toISOString(),
+          }
+        : null,
     };
   }
 
@@ -175,7 +185,7 @@ export function createConsentsService(deps: {
 
     async history(tenantId: string, subjectId: string, page: { limit: number; cursor?: string }) {
       const subject = await activeSubject(tenantId, subjectId, db, false);
-      const [afterSeq] = (decodeCursor('consent-history', page.cursor, ['number']) ?? [0]) as number[];
+      const [afterSeq] = decodeCursor('consent-history', page.cursor, ['seq'] as const) ?? [0];
       const rows = await repo.events(tenantId, subjectId, { afterSeq: afterSeq!, limit: page.limit + 1 });
       const items = rows.slice(0, page.limit);
       const key = subjects.dataKeyOf(subject);

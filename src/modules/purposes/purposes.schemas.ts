@@ -11,23 +11,24 @@ export const PurposeKeySchema = z
 
 const Translation = z
   .object({
-    title: z.string().trim().min(1).max(200),
-    description: z.string().trim().min(1).max(4000),
+    title: z.string().trim().min(1).max(200).meta({ pattern: '\\S' }),
+    description: z.string().trim().min(1).max(4000).meta({ pattern: '\\S' }),
   })
   .strict();
 
 const Translations = z
   .record(LocaleSchema, Translation)
   .refine((t) => Object.keys(t).length >= 1 && Object.keys(t).length <= 50, 'must hold 1 to 50 locales')
+  .meta({ minProperties: 1, maxProperties: 50 })
   .describe('Title and description per locale, as shown to the data subject');
 
 const content = {
   legal_basis: z.enum(LEGAL_BASES).describe('Art. 6(1) lawful basis; only consent-based purposes accept consent grants'),
   direct_marketing: z.boolean().describe('Direct marketing: an Art. 21 objection blocks it whatever the consent state'),
   automated_decisions: z.boolean().describe('Involves automated decisions or profiling (Art. 22)'),
-  data_categories: z.array(z.string().trim().min(1).max(100)).max(50).describe('Categories of personal data processed, e.g. email, purchase history'),
-  retention: z.string().trim().min(1).max(500).describe('How long the data is kept, or the criteria that decide it'),
-  recipients: z.array(z.string().trim().min(1).max(200)).max(50).describe('Recipients or categories of recipients'),
+  data_categories: z.array(z.string().trim().min(1).max(100).meta({ pattern: '\\S' })).max(50).describe('Categories of personal data processed, e.g. email, purchase history'),
+  retention: z.string().trim().min(1).max(500).meta({ pattern: '\\S' }).describe('How long the data is kept, or the criteria that decide it'),
+  recipients: z.array(z.string().trim().min(1).max(200).meta({ pattern: '\\S' })).max(50).describe('Recipients or categories of recipients'),
   translations: Translations,
 };
 

@@ -63,7 +63,7 @@ export function createPurposesService(deps: { db: Db; repo: PurposesRepo }) {
     },
 
     async list(tenantId: string, page: { limit: number; cursor?: string }) {
-      const [after] = (decodeCursor('purposes', page.cursor, ['string']) ?? []) as string[];
+      const [after] = decodeCursor('purposes', page.cursor, ['key'] as const) ?? [undefined];
       const rows = await repo.list(tenantId, { after, limit: page.limit + 1 });
       const items = rows.slice(0, page.limit);
       const more = rows.length > page.limit;
@@ -91,7 +91,7 @@ export function createPurposesService(deps: { db: Db; repo: PurposesRepo }) {
     },
 
     async versions(tenantId: string, key: string, page: { limit: number; cursor?: string }) {
-      const [before] = (decodeCursor('purpose-versions', page.cursor, ['number']) ?? []) as number[];
+      const [before] = decodeCursor('purpose-versions', page.cursor, ['seq'] as const) ?? [undefined];
       const rows = await repo.versions(tenantId, key, { before, limit: page.limit + 1 });
       if (rows.length === 0 && before === undefined) throw new PurposeNotFound(key);
       const items = rows.slice(0, page.limit);

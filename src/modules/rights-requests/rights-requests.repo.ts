@@ -78,6 +78,26 @@ export function createRightsRequestsRepo(db: Tx) {
         .orderBy(asc(rightsRequestEvents.seq))
         .limit(limit);
     },
+    /** Requests, across every tenant, that still hold free text in plaintext (written before it was sealed). */
+    async withPlaintextTexts(limit: number, tx: Tx = db): Promise<RequestRow[]> {
+      return tx
+        .select()
+        .from(rightsRequests)
+        .where(sql`${rightsRequests.extensionReason} IS NOT NULL OR ${rightsRequests.outcome} ?| array['resolution', 'detail']`)
+        .orderBy(asc(rightsRequests.id))
+        .limit(limit);
+    },
+    /** Moves a request's plaintext free text into its sealed texts; the audit trail keeps that a reason was given. */
+    async replacePlaintextTexts(r: RequestRow, textsSealed: Buffer | null, tx: Tx): Promise<void> {
+      await tx
+        .update(rightsRequests)
+        .set({ extensionReason: null, outcome: sql`nullif(${rightsRequests.outcome} - 'resolution' - 'detail', '{}'::jsonb)`, textsSealed })
+        .where(and(eq(rightsRequests.tenantId, r.tenantId), eq(rightsRequests.id, r.id)));
+      await tx
+        .update(rightsRequestEvents)
+        .set({ facts: sql`(${rightsRequestEvents.facts} - 'reason') || '{"reason_given": true}'::jsonb` })
+        .where(and(eq(rightsRequestEvents.tenantId, r.tenantId), eq(rightsRequestEvents.requestId, r.id), sql`${rightsRequestEvents.facts} ? 'reason'`));
+    },
     async stats(tenantId: string, now: Date, tx: Tx = db) {
       const result = await tx.execute<{ status: string; type: string; n: number; overdue: number; due_soon: number }>(sql`
         SELECT status, type, count(*)::int AS n,

@@ -1,10 +1,10 @@
 import { z } from 'zod';
+import { DateInput, InstantInput as Instant } from '../../lib/instants.js';
 import { PageMeta } from '../../lib/schemas.js';
 import { IdentifierSchema } from '../subjects/subjects.schemas.js';
 import { REQUEST_CHANNELS, REQUEST_STATUSES, REQUEST_TYPES } from './rights-requests.table.js';
 
-const Instant = z.iso.datetime({ offset: true });
-const At = Instant.optional().describe('When it happened (defaults to now): not in the future, not before the previous transition');
+const At = Instant.optional().describe('When it happened (defaults to now): not in the future, not before the previous transition, not before 1970-01-01T00:00:00Z');
 
 export const REJECTION_GROUNDS = ['manifestly_unfounded', 'excessive', 'identity_not_verified', 'legal_exemption'] as const;
 
@@ -13,12 +13,12 @@ export const CreateRequestBody = z
     subject: z
       .union([
         z.object({ id: z.uuid() }).strict(),
-        z.object({ identifiers: z.array(IdentifierSchema).min(1).max(20), external_ref: z.string().trim().min(1).max(200).optional() }).strict(),
+        z.object({ identifiers: z.array(IdentifierSchema).min(1).max(20), external_ref: z.string().trim().min(1).max(200).meta({ pattern: '\\S' }).optional() }).strict(),
       ])
       .describe('The person: a subject id, or identifiers (a person not known yet becomes a new subject)'),
     type: z.enum(REQUEST_TYPES).describe('The right exercised (Arts. 13-22)'),
     channel: z.enum(REQUEST_CHANNELS).describe('How the request came in: requests may be oral or written'),
-    received_at: Instant.optional().describe('When the controller received it (defaults to now); may be in the past, never in the future'),
+    received_at: Instant.optional().describe('When the controller received it (defaults to now); may be in the past (not before 1970-01-01T00:00:00Z), never in the future'),
     details: z.string().max(10_000).optional().describe('Free text; for rectification, the corrections asked. Stored encrypted.'),
   })
   .strict()
@@ -58,7 +58,7 @@ export const RequestListQuery = z.object({
   subject_id: z.uuid().optional(),
   assignee: z.string().max(200).optional(),
   overdue: z.enum(['true', 'false']).optional().describe('true: open requests past due; false: the others'),
-  due_before: z.iso.date().optional().describe('Only requests due on or before this date'),
+  due_before: DateInput.optional().describe('Only requests due on or before this date (1970-01-01 to 9999-12-31)'),
 });
 
 export const RequestListSchema = PageMeta.extend({ items: z.array(RequestSchema) }).meta({ id: 'RightsRequestList' });
@@ -93,11 +93,11 @@ export const TransitionBodies = {
   'identity-verified': z.object({ at: At, note: z.string().max(5000).optional() }).strict(),
   'request-clarification': z.object({ at: At, note: z.string().max(5000).optional() }).strict(),
   'clarification-received': z.object({ at: At, note: z.string().max(5000).optional() }).strict(),
-  extend: z.object({ at: At, reason: z.string().trim().min(1).max(5000) }).strict(),
-  reject: z.object({ at: At, ground: z.enum(REJECTION_GROUNDS), detail: z.string().trim().min(1).max(5000) }).strict(),
-  complete: z.object({ at: At, resolution: z.string().trim().min(1).max(10_000) }).strict(),
+  extend: z.object({ at: At, reason: z.string().trim().min(1).max(5000).meta({ pattern: '\\S' }) }).strict(),
+  reject: z.object({ at: At, ground: z.enum(REJECTION_GROUNDS), detail: z.string().trim().min(1).max(5000).meta({ pattern: '\\S' }) }).strict(),
+  complete: z.object({ at: At, resolution: z.string().trim().min(1).max(10_000).meta({ pattern: '\\S' }) }).strict(),
   withdraw: z.object({ at: At, note: z.string().max(5000).optional() }).strict(),
-  assign: z.object({ at: At, assignee: z.string().trim().min(1).max(200).nullable() }).strict(),
-  comment: z.object({ at: At, note: z.string().trim().min(1).max(10_000) }).strict(),
+  assign: z.object({ at: At, assignee: z.string().trim().min(1).max(200).meta({ pattern: '\\S' }).nullable() }).strict(),
+  comment: z.object({ at: At, note: z.string().trim().min(1).max(10_000).meta({ pattern: '\\S' }) }).strict(),
 } as const;
 export type TransitionAction = keyof typeof TransitionBodies;

@@ -23,6 +23,10 @@ const OPEN_STATUSES = new Set(['received', 'awaiting_identity', 'in_progress']);
 
 const detailsAad = (requestId: string) => `request-details:${requestId}`;
 const noteAad = (eventId: string) => `request-note:${eventId}`;
+const textsAad = (requestId: string) => `request-texts:${requestId}`;
+
+/** Free text about the person kept on a request, sealed together under the subject's key. */
+type RequestTexts = { extension_reason?: string; resolution?: string; detail?: string };
 
 type Actor = { tenantId: string; clientId: string };
 type TransitionInput = { at?: string; note?: string; reason?: string; ground?: string; detail?: string; resolution?: string; assignee?: string | null };
@@ -52,8 +56,21 @@ export function createRightsRequestsService(deps: {
     };
   }
 
+  function textsOf(r: Pick<RequestRow, 'id' | 'textsSealed'>, key: Buffer | null): RequestTexts {
+    return r.textsSealed && key ? (JSON.parse(open(key, r.textsSealed, textsAad(r.id)).toString('utf8')) as RequestTexts) : {};
+  }
+
+  /** The sealed texts of a request with `add` merged in; null when nothing is left to seal or the key is gone. */
+  function sealTexts(r: Pick<RequestRow, 'id' | 'textsSealed'>, key: Buffer | null, add: RequestTexts): Buffer | null {
+    if (!key) return null;
+    const texts = { ...textsOf(r, key), ...add };
+    return Object.keys(texts).length ? seal(key, Buffer.from(JSON.stringify(texts)), textsAad(r.id)) : null;
+  }
+
   function present(r: RequestRow, subject: SubjectRow | undefined, now: Date): RightsRequest {
     const key = subject ? subjects.dataKeyOf(subject) : null;
+    const texts = textsOf(r, key);
+    const outcome = r.outcome || texts.resolution || texts.detail ? { ...(r.outcome ?? {}), ...(texts.resolution ? { resolution: texts.resolution } : {}), ...(texts.detail ? { detail: texts.detail } : {}) } : null;
     return {
       id: r.id,
       subject_id: r.subjectId,
@@ -66,11 +83,11 @@ export function createRightsRequestsService(deps: {
       paused: OPEN_STATUSES.has(r.status) && r.pauses.some((p) => p.to === null),
       overdue: OPEN_STATUSES.has(r.status) && r.dueAt !== null && r.dueAt < now,
       extended: r.extended,
-      extension_reason: r.extensionReason,
+      extension_reason: texts.extension_reason ?? r.extensionReason,
       rejection_ground: r.rejectionGround as RightsRequest['rejection_ground'],
       assignee: r.assignee,
       details: r.detailsSealed && key ? open(key, r.detailsSealed, detailsAad(r.id)).toString('utf8') : null,
-      outcome: r.outcome ?? null,
+      outcome,
       closed_at: r.closedAt?.toISOString() ?? null,
       created_at: r.createdAt.toISOString(),
       updated_at: r.updatedAt.toISOString(),
@@ -175,7 +192,7 @@ export function createRightsRequestsService(deps: {
 
         // Effects that the law wants at once, whatever happens to the request afterwards.
         const effectAt = receivedAt.toISOString();
-        let closeWith: Record<string, unknown> | null = null;
+        let closeWith: { resolution: string; privacy_notice?: unknown } | null = null;
         if (input.type === 'objection') {
           await consents.object(ctx.id, subject!.id, 'direct_marketing', effectAt, tx);
           closeWith = { resolution: 'The objection to direct marketing is recorded: every direct-marketing purpose is blocked for the subject.' };
@@ -187,7 +204,12 @@ export function createRightsRequestsService(deps: {
           await subjectsRepo.setFlags(ctx.id, subject!.id, { restricted: true, restrictedAt: receivedAt }, tx);
         }
         if (closeWith) {
-          r = await repo.update(r.id, { status: 'completed', outcome: closeWith, closedAt: now, lastTransitionAt: receivedAt }, tx);
+          const { resolution, ...rest } = closeWith;
+          r = await repo.update(
+            r.id,
+            { status: 'completed', outcome: Object.keys(rest).length ? rest : null, textsSealed: sealTexts(r, key, { resolution }), closedAt: now, lastTransitionAt: receivedAt },
+            tx,
+          );
           await audit(r, actor, 'complete', 'received', 'completed', receivedAt, now, { automatic: true }, undefined, key, tx);
           events.push({ type: 'request.status_changed', data: eventData(r, { from: 'received', to: 'completed' }) });
           events.push({ type: 'request.completed', data: eventData(r) });
@@ -221,7 +243,7 @@ export function createRightsRequestsService(deps: {
       if (!r) throw new RequestNotFound();
       const subject = await subjectsRepo.find(tenantId, r.subjectId);
       const key = subject ? subjects.dataKeyOf(subject) : null;
-      const [after] = (decodeCursor('request-events', page.cursor, ['number']) ?? [0]) as number[];
+      const [after] = decodeCursor('request-events', page.cursor, ['seq'] as const) ?? [0];
       const rows = await repo.events(tenantId, id, after!, page.limit + 1);
       const items = rows.slice(0, page.limit);
       return {
@@ -253,6 +275,30 @@ export function createRightsRequestsService(deps: {
         soon += row.due_soon;
       }
       return { open_by_status: byStatus, open_by_type: byType, overdue, due_next_7_days: soon };
+    },
+
+    /** Seals the free text that requests written before it was sealed still hold in plaintext (an operator command,
+     * across every tenant; idempotent). Returns how many requests were mended. */
+    async sealPlaintextTexts(): Promise<number> {
+      let mended = 0;
+      for (;;) {
+        const batch = await repo.withPlaintextTexts(100);
+        if (batch.length === 0) return mended;
+        for (const r of batch) {
+          await inTransaction(db, async (tx) => {
+            const subject = await subjectsRepo.find(r.tenantId, r.subjectId, tx);
+            const key = subject ? subjects.dataKeyOf(subject) : null;
+            const legacy = (r.outcome ?? {}) as { resolution?: unknown; detail?: unknown };
+            const add: RequestTexts = {};
+            if (r.extensionReason) add.extension_reason = r.extensionReason;
+            if (typeof legacy.resolution === 'string') add.resolution = legacy.resolution;
+            if (typeof legacy.detail === 'string') add.detail = legacy.detail;
+            // Without a key (an erased subject) the text is dropped, as erasure would have made it unreadable.
+            await repo.replacePlaintextTexts(r, sealTexts(r, key, add), tx);
+          });
+          mended++;
+        }
+      }
     },
 
     /** One transition: refused with a 409 when the state does not allow it; recorded in the audit trail; announced
@@ -304,21 +350,22 @@ export function createRightsRequestsService(deps: {
             if (r.extended) refuse('it was extended already; the deadline can be extended only once');
             if (!extensionAllowed(deadlineInput(tenant, r), at)) refuse('the first month has run out; an extension must be decided within it');
             patch.extended = true;
-            patch.extensionReason = input.reason!;
-            facts.reason = input.reason;
+            patch.textsSealed = sealTexts(r, key, { extension_reason: input.reason! });
+            facts.reason_given = true;
             break;
           case 'reject':
             if (!isOpen) refuse('');
             status = 'rejected';
             patch.rejectionGround = input.ground!;
-            patch.outcome = { ground: input.ground, detail: input.detail };
+            patch.outcome = { ground: input.ground };
+            patch.textsSealed = sealTexts(r, key, { detail: input.detail! });
             facts.ground = input.ground;
             break;
           case 'complete':
             if (r.status !== 'received' && r.status !== 'in_progress') refuse(r.status === 'awaiting_identity' ? 'identity is not verified yet' : '');
             if (openPause) refuse('a clarification is still awaited');
             status = 'completed';
-            patch.outcome = { ...(r.outcome ?? {}), resolution: input.resolution };
+            patch.textsSealed = sealTexts(r, key, { resolution: input.resolution! });
             break;
           case 'withdraw':
             if (!isOpen) refuse('');
@@ -349,7 +396,7 @@ export function createRightsRequestsService(deps: {
           },
           tx,
         );
-        const note = input.note ?? (action === 'reject' ? input.detail : action === 'complete' ? input.resolution : undefined);
+        const note = input.note ?? (action === 'reject' ? input.detail : action === 'complete' ? input.resolution : action === 'extend' ? input.reason : undefined);
         if (updated.dueDate !== r.dueDate) facts.due_date = updated.dueDate;
         await audit(updated, actor, action, r.status, status === r.status ? null : status, at, now, Object.keys(facts).length ? facts : null, note, key, tx);
 

@@ -1,7 +1,8 @@
 import { sql } from 'drizzle-orm';
 import { boolean, date, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import { subjects } from '../subjects/subjects.table.js';
-import { bytea, tenants } from '../tenants/tenants.table.js';
+import { bytea, clientInstant } from '../../db/columns.js';
+import { tenants } from '../tenants/tenants.table.js';
 
 export const REQUEST_TYPES = ['access', 'rectification', 'erasure', 'restriction', 'portability', 'objection', 'automated_decision', 'information'] as const;
 export const REQUEST_CHANNELS = ['web', 'email', 'phone', 'letter', 'in_person'] as const;
@@ -18,7 +19,7 @@ export const rightsRequests = pgTable(
     type: text('type', { enum: REQUEST_TYPES }).notNull(),
     channel: text('channel', { enum: REQUEST_CHANNELS }).notNull(),
     status: text('status', { enum: REQUEST_STATUSES }).notNull(),
-    receivedAt: timestamp('received_at', { withTimezone: true, precision: 3 }).notNull(),
+    receivedAt: clientInstant('received_at').notNull(),
     // Free text from or about the person (the corrections asked, for rectification): sealed under the subject's key.
     detailsSealed: bytea('details_sealed'),
     assignee: text('assignee'),
@@ -26,11 +27,15 @@ export const rightsRequests = pgTable(
     dueAt: timestamp('due_at', { withTimezone: true, precision: 3 }),
     pauses: jsonb('pauses').$type<StoredPause[]>().notNull().default(sql`'[]'::jsonb`),
     extended: boolean('extended').notNull().default(false),
+    // Legacy plaintext, emptied by `npm run cli -- repair`: the extension reason now lives in texts_sealed.
     extensionReason: text('extension_reason'),
     rejectionGround: text('rejection_ground'),
-    // Resolution, rejection detail and the privacy notice attached to an information request.
+    // What is not free text about the person: the rejection ground, the privacy notice of an information request.
     outcome: jsonb('outcome').$type<Record<string, unknown>>(),
-    lastTransitionAt: timestamp('last_transition_at', { withTimezone: true, precision: 3 }).notNull(),
+    // Free text about the person, sealed under the subject's key (crypto-shredded with it): the extension reason,
+    // the resolution and the rejection detail, as one JSON object.
+    textsSealed: bytea('texts_sealed'),
+    lastTransitionAt: clientInstant('last_transition_at').notNull(),
     closedAt: timestamp('closed_at', { withTimezone: true, precision: 3 }),
     createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().default(sql`now()`),
     updatedAt: timestamp('updated_at', { withTimezone: true, precision: 3 }).notNull().default(sql`now()`),
@@ -54,7 +59,7 @@ export const rightsRequestEvents = pgTable(
     fromStatus: text('from_status'),
     toStatus: text('to_status'),
     // When it happened (may be earlier than recorded, for what happened on paper or by phone).
-    at: timestamp('at', { withTimezone: true, precision: 3 }).notNull(),
+    at: clientInstant('at').notNull(),
     recordedAt: timestamp('recorded_at', { withTimezone: true, precision: 3 }).notNull(),
     actor: text('actor').notNull(),
     // Facts of the transition (reason, ground, new due date); free text sealed under the subject's key.

@@ -3,6 +3,7 @@ import { principalOf } from '../../plugins/auth.js';
 import { IdempotencyHeaders, problems } from '../../lib/schemas.js';
 import { tenantOf } from '../tenants/index.js';
 import { CreateSubjectBody, LookupSubjectBody, SubjectParams, SubjectSchema } from './subjects.schemas.js';
+import { visibleSubject } from './subjects.service.js';
 
 const routes: FastifyPluginAsyncZod = async (app) => {
   const { subjects, idempotency } = app.services;
@@ -16,7 +17,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
         tags: ['subjects'],
         summary: 'Find or create a subject',
         description:
-          'Returns 201 with a new subject, or 200 with the existing one when an identifier or the external_ref already belongs to a subject (identifiers not yet known are added to it). Identifiers are normalised, stored encrypted under a per-subject key and found through a keyed blind index. Identifiers that belong to two different subjects are a 409 IDENTIFIERS_CONFLICT.',
+          'Returns 201 with a new subject, or 200 with the existing one when an identifier or the external_ref already belongs to a subject (identifiers not yet known are added to it). The answer carries the decrypted identifiers only when the token also holds subjects:read; otherwise the id and flags. Identifiers are normalised, stored encrypted under a per-subject key and found through a keyed blind index. Identifiers that belong to two different subjects are a 409 IDENTIFIERS_CONFLICT.',
         headers: IdempotencyHeaders,
         body: CreateSubjectBody,
         response: {
@@ -28,7 +29,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request, reply) => {
       const ctx = tenantOf(request);
-      return idempotency.respond(
+      const subject = await idempotency.respond(
         request,
         reply,
         async (tx) => {
@@ -38,6 +39,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
         // The answer holds decrypted identifiers: keep only the subject id, and present the subject again on replay.
         { store: (subject) => ({ id: subject.id }), replay: (stored) => subjects.get(ctx.id, (stored as { id: string }).id) },
       );
+      return visibleSubject(principalOf(request).scopes, subject);
     },
   );
 

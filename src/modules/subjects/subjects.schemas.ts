@@ -15,6 +15,7 @@ export const ExternalRefSchema = z
   .trim()
   .min(1)
   .max(200)
+  .meta({ pattern: '\\S' })
   .describe("The CRM's own record key for this person (an opaque reference, not a contact detail); unique in the tenant");
 
 export const CreateSubjectBody = z
@@ -27,7 +28,11 @@ export const CreateSubjectBody = z
     message: 'give an external_ref or at least one identifier',
     path: ['identifiers'],
   })
-  .meta({ id: 'CreateSubject', description: 'A person to find or create by identifiers and/or CRM reference' });
+  .meta({
+    id: 'CreateSubject',
+    description: 'A person to find or create by identifiers and/or CRM reference: an external_ref, at least one identifier, or both',
+    anyOf: [{ required: ['external_ref'] }, { required: ['identifiers'], properties: { identifiers: { minItems: 1 } } }],
+  });
 export type CreateSubject = z.infer<typeof CreateSubjectBody>;
 
 export const LookupSubjectBody = z
@@ -40,7 +45,10 @@ export const SubjectSchema = z
     id: z.uuid(),
     external_ref: z.string().nullable(),
     status: z.enum(['active', 'erased']),
-    identifiers: z.array(z.object({ type: z.enum(IDENTIFIER_TYPES), value: z.string() })).describe('Normalised identifiers, decrypted for the caller'),
+    identifiers: z
+      .array(z.object({ type: z.enum(IDENTIFIER_TYPES), value: z.string() }))
+      .optional()
+      .describe('Normalised identifiers, decrypted for the caller; present only when the token holds subjects:read (a write-only token gets ids and flags)'),
     marketing_objection: z.boolean().describe('Art. 21: objected to direct marketing; every direct-marketing purpose is blocked'),
     marketing_objection_at: z.iso.datetime().nullable(),
     automated_decision_objection: z.boolean().describe('Art. 22: objected to automated decisions and profiling'),

@@ -124,3 +124,11 @@ export function createSubjectsService(deps: { db: Db; repo: SubjectsRepo; keyrin
   };
 }
 export type SubjectsService = ReturnType<typeof createSubjectsService>;
+
+/** The subject as a caller may see it: decrypted identifiers only for a token that holds subjects:read, so a
+ * write-only token cannot read back who a subject is by sending one known identifier or reference. */
+export function visibleSubject(scopes: ReadonlySet<string>, subject: Subject): Subject {
+  if (scopes.has('subjects:read')) return subject;
+  const { identifiers: _hidden, ...rest } = subject;
+  return rest;
+}

@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { boolean, index, integer, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
-import { bytea, tenants } from '../tenants/tenants.table.js';
+import { bytea, clientInstant } from '../../db/columns.js';
+import { tenants } from '../tenants/tenants.table.js';
 
 export const subjects = pgTable(
   'subjects',
@@ -11,11 +12,11 @@ export const subjects = pgTable(
     externalRef: text('external_ref'),
     status: text('status', { enum: ['active', 'erased'] }).notNull().default('active'),
     marketingObjection: boolean('marketing_objection').notNull().default(false),
-    marketingObjectionAt: timestamp('marketing_objection_at', { withTimezone: true, precision: 3 }),
+    marketingObjectionAt: clientInstant('marketing_objection_at'),
     automatedDecisionObjection: boolean('automated_decision_objection').notNull().default(false),
-    automatedDecisionObjectionAt: timestamp('automated_decision_objection_at', { withTimezone: true, precision: 3 }),
+    automatedDecisionObjectionAt: clientInstant('automated_decision_objection_at'),
     restricted: boolean('restricted').notNull().default(false),
-    restrictedAt: timestamp('restricted_at', { withTimezone: true, precision: 3 }),
+    restrictedAt: clientInstant('restricted_at'),
     // Per-subject data key, wrapped by the master key; deleting it crypto-shreds the subject.
     dataKeyWrapped: bytea('data_key_wrapped'),
     keyId: text('key_id'),

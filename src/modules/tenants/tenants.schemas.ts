@@ -22,7 +22,7 @@ export const TenantSchema = z
 export type Tenant = z.infer<typeof TenantSchema>;
 
 export const TenantSettingsSchema = z.object({
-  name: z.string().trim().min(1).max(200).optional(),
+  name: z.string().trim().min(1).max(200).meta({ pattern: '\\S' }).optional(),
   timezone: z.string().max(64).optional().describe('IANA time zone, e.g. Europe/Sofia; an unknown zone is a 400'),
   deadline_policy: z.enum(['eu', 'uk']).optional(),
   holiday_calendar: z

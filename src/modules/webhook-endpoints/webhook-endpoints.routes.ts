@@ -85,7 +85,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
         operationId: 'updateWebhookEndpoint',
         tags,
         summary: 'Change a webhook endpoint',
-        description: 'Changes the URL, event types or description; `enabled: true` re-enables an endpoint disabled after failing, `enabled: false` pauses it.',
+        description: 'Changes the URL, event types or description; `enabled: true` re-enables an endpoint disabled after failing, `enabled: false` pauses it. A new URL, and re-enabling, check the URL again: a host name is resolved and refused (400 naming url) when it does not resolve or resolves to a loopback, private, link-local or otherwise internal address.',
         params: EndpointParams,
         body: UpdateEndpointBody,
         response: { 200: EndpointSchema, ...problems(404, 413, 415) },

@@ -3,7 +3,7 @@ import { open, seal } from '../../lib/crypto.js';
 import { decodeCreatedCursor, pageOf } from '../../lib/cursor.js';
 import { Conflict, ValidationFailed } from '../../lib/errors.js';
 import type { Keyring } from '../../lib/keyring.js';
-import { checkWebhookUrl } from '../../lib/ssrf.js';
+import { checkWebhookUrlResolved } from '../../lib/ssrf.js';
 import { newWebhookSecret } from '../../lib/webhook-signing.js';
 import { DELIVERY_TOPIC } from '../outbox/outbox.events.js';
 import type { OutboxRepo } from '../outbox/outbox.repo.js';
@@ -54,10 +54,17 @@ export function createWebhookEndpointsService(deps: {
   const { db, repo, outbox, keyring, allowPrivate } = deps;
   const clock = deps.clock ?? (() => new Date());
 
-  function checkedUrl(url: string): string {
-    const verdict = checkWebhookUrl(url, allowPrivate);
+  /** The URL as stored, after the same checks the sender makes at connect time (its host name resolved now). */
+  async function checkedUrl(url: string): Promise<string> {
+    const verdict = await checkWebhookUrlResolved(url, allowPrivate);
     if (!verdict.ok) throw new ValidationFailed([{ field: 'url', message: verdict.reason }]);
     return verdict.url.toString();
+  }
+
+  /** Re-enabling re-checks the stored URL: its name may resolve elsewhere now, or the operator's rules changed. */
+  async function checkStoredUrl(url: string): Promise<void> {
+    const verdict = await checkWebhookUrlResolved(url, allowPrivate);
+    if (!verdict.ok) throw new ValidationFailed([{ field: 'url', message: `the current url ${verdict.reason}; send a new url to re-enable the endpoint` }]);
   }
 
   async function mustFind(tenantId: string, id: string): Promise<EndpointRow> {
@@ -69,7 +76,7 @@ export function createWebhookEndpointsService(deps: {
   return {
     /** `tx`: the Idempotency-Key transaction, so the endpoint and the stored answer commit together. */
     async create(tenantId: string, input: { url: string; event_types: string[]; description?: string }, tx: Tx = db) {
-      const url = checkedUrl(input.url);
+      const url = await checkedUrl(input.url);
       const id = crypto.randomUUID();
       const secret = newWebhookSecret();
       const row = await repo.insert({
@@ -113,9 +120,11 @@ export function createWebhookEndpointsService(deps: {
     },
 
     async update(tenantId: string, id: string, patch: { url?: string; event_types?: string[]; description?: string | null; enabled?: boolean }) {
-      await mustFind(tenantId, id);
+      const current = await mustFind(tenantId, id);
+      const url = patch.url === undefined ? undefined : await checkedUrl(patch.url);
+      if (patch.enabled === true && url === undefined) await checkStoredUrl(current.url);
       const row = await repo.update(tenantId, id, {
-        url: patch.url === undefined ? undefined : checkedUrl(patch.url),
+        url,
         eventTypes: patch.event_types ? [...new Set(patch.event_types)] : undefined,
         description: patch.description,
         ...(patch.enabled === true ? { status: 'active' as const, disabledReason: null, failingSince: null } : {}),

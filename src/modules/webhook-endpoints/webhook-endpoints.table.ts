@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
-import { bytea, tenants } from '../tenants/tenants.table.js';
+import { bytea } from '../../db/columns.js';
+import { tenants } from '../tenants/tenants.table.js';
 
 export const webhookEndpoints = pgTable(
   'webhook_endpoints',
