@@ -263,7 +263,7 @@ async function captureStatements(url: string, secrets: Record<string, string>, s
       return out;
     };
     const id = s.subjectIds[s.bulkFrom]!;
-    const write = await run({ method: 'POST', url: `/v1/subjects/${id}/consents`, payload: JSON.stringify({ decisions: [{ purpose: s.purposes.consent, action: 'grant', source: 'api' }] }) }, 201);
+    const write = await run({ method: 'POST', url: `/v1/subjects/${id}/consents`, payload: JSON.stringify({ decisions: [{ purpose: s.purposes.consent, action: 'grant', source: 'api', evidence: { form_id: 'signup-form' } }] }) }, 201);
     const read = await run({ method: 'GET', url: `/v1/subjects/${id}/consents` }, 200);
     const check = await run({ method: 'POST', url: '/v1/consents/check', payload: checkPayload }, 200);
     return { write: write.map(shapeOf), read: read.map(shapeOf), check: check.map(shapeOf) };
@@ -363,7 +363,7 @@ async function main(): Promise<void> {
     if (res.status !== status) throw new Error(`sanity ${init.method ?? 'GET'} ${path}: ${res.status} ${await res.text()}`);
     return res.json() as Promise<Record<string, unknown>>;
   };
-  await once(`/v1/subjects/${ids[1]}/consents`, { method: 'POST', headers: json, body: JSON.stringify({ decisions: [{ purpose, action: 'grant', source: 'api' }] }) }, 201);
+  await once(`/v1/subjects/${ids[1]}/consents`, { method: 'POST', headers: json, body: JSON.stringify({ decisions: [{ purpose, action: 'grant', source: 'api', evidence: { form_id: 'signup-form' } }] }) }, 201);
   await once(`/v1/subjects/${ids[1]}/consents`, { headers: auth }, 200);
   const checked = (await once('/v1/consents/check', { method: 'POST', headers: json, body }, 200)) as { results: { reason: string }[] };
   const reasons: Record<string, number> = {};

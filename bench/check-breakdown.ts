@@ -14,6 +14,8 @@ import { parseJsonBody } from '../src/lib/json-body.js';
 import { signToken } from '../src/lib/tokens.js';
 import { CheckBody, CheckResultSchema } from '../src/modules/consents/consents.schemas.js';
 import { SCOPES } from '../src/plugins/auth.js';
+import { createDb } from '../src/db/client.js';
+import { createConsentsRepo } from '../src/modules/consents/consents.repo.js';
 import { emailOf, seed } from './seed.js';
 
 const runs = Number(process.argv[2] ?? 15);
@@ -40,6 +42,17 @@ await runMigrations(url);
 const secrets = { MASTER_KEY: randomBytes(32).toString('hex'), JWT_SECRET: randomBytes(32).toString('hex') };
 Object.assign(process.env, secrets);
 const s = await seed({ databaseUrl: url, subjects: 20_000 });
+// Rows for the check's probes to find: objections to single purposes and soft opt-ins for some subjects.
+{
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  await c.query(`INSERT INTO objections (id, tenant_id, subject_id, purpose_key, scope, status, occurred_at)
+                 SELECT gen_random_uuid(), tenant_id, id, 'newsletter', 'direct_marketing', 'upheld', now() FROM subjects WHERE random() < 0.1`);
+  await c.query(`INSERT INTO soft_opt_ins (tenant_id, subject_id, purpose_key, relationship_ref, collected_at)
+                 SELECT tenant_id, id, 'newsletter', 'order-1', now() FROM subjects WHERE random() < 0.2`);
+  await c.query('ANALYZE');
+  await c.end();
+}
 const config = loadConfig({ ...process.env, DATABASE_URL: url, LOG_LEVEL: 'warn', REDIS_PREFIX: `rightful-check-${process.pid}`, RATE_LIMIT_MAX: '1000000000' });
 const app = await buildApp(config);
 try {
@@ -52,6 +65,8 @@ try {
   const raw = Buffer.from(JSON.stringify({ purpose: s.purposes.consent, identifiers }));
   const token = signToken(config.jwt.secret, { sub: 'b', tid: s.tenantId, scope: SCOPES.join(' '), ttlSeconds: 3600, iss: config.jwt.issuer, aud: config.jwt.audience });
   const pool = new pg.Pool({ connectionString: url, max: 1 });
+  const repoPool = new pg.Pool({ connectionString: url, max: 1 });
+  const repo = createConsentsRepo(createDb(repoPool));
   for (let r = 0; r < runs + 2; r++) {
     const record = r >= 2; // two warm-up rounds
     const t = record ? time : async <T>(_: string, fn: () => T | Promise<T>) => fn();
@@ -62,7 +77,13 @@ try {
       norm.map((n, i) => (n.ok ? blindIndex(ctx.indexKey, body.identifiers[i]!.type, n.value).toString('hex') : '')),
     );
     const ok = hexes.filter(Boolean);
-    await t('5. SQL only: the check query (unnest join, ~8k hits), own connection', () =>
+    // 5a is the query as it was before the law review's probes (objections, soft opt-in, open erasure); 5b is
+    // today's. Their order alternates round by round (A B B A …), so a change in load weighs on both.
+    const lawful = () => t('5b. SQL only: the check query with the Art. 17/21 and ePrivacy probes (repo.check)', () =>
+      repo.check(s.tenantId, body.purpose, ok.map(() => 'email'), ok),
+    );
+    if (r % 2 === 1) await lawful();
+    await t('5a. SQL only: the check query before the law review (baseline), own connection', () =>
       pool.query(
         `SELECT t.ord::int AS ord, s.id AS subject_id, s.status, s.marketing_objection, s.automated_decision_objection, s.restricted, cs.status AS consent
            FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS t(type, bidx, ord)
@@ -72,6 +93,7 @@ try {
         [ok.map(() => 'email'), ok, s.tenantId, body.purpose],
       ),
     );
+    if (r % 2 === 0) await lawful();
     const result = await t('6. service check() end to end (3+4+5+answers)', () => app.services.consents.check(ctx, body.purpose, body.identifiers));
     await t('7. response: zod CheckResultSchema + JSON.stringify', () => JSON.stringify(CheckResultSchema.parse(result)));
     const res = await t('8. whole request (app.inject, no network)', () =>
@@ -80,6 +102,7 @@ try {
     if (res.statusCode !== 200) throw new Error(`check: ${res.statusCode} ${res.body.slice(0, 300)}`);
   }
   await pool.end();
+  await repoPool.end();
   console.log(`\nmedian of ${runs} runs, 10,000 identifiers (80% known), one process, no HTTP:`);
   for (const [name, xs] of [...timings.entries()].sort()) console.log(`${median(xs).toFixed(1).padStart(8)} ms  ${name}`);
 } finally {

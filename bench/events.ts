@@ -328,7 +328,7 @@ async function main(): Promise<void> {
   const commits = new Map<string, number>();
   const apiLatency: number[] = [];
   let next = 0;
-  const body = JSON.stringify({ decisions: [{ purpose: purposeKey, action: 'grant', source: 'api' }] });
+  const body = JSON.stringify({ decisions: [{ purpose: purposeKey, action: 'grant', source: 'api', evidence: { form_id: 'signup-form' } }] });
   const cpuA = cpuSnap();
   const loadStart = now();
   await Promise.all(

@@ -49,13 +49,13 @@ export function profileOf(i: number): Profile {
   return 'objected';
 }
 
-type Decision = { purpose: string; action: 'grant' | 'withdraw'; source: 'web_form' | 'api' };
+type Decision = { purpose: string; action: 'grant' | 'withdraw'; source: 'web_form' | 'api'; evidence?: { form_id: string } };
 
 function decisionsOf(i: number, p: SeedResult['purposes']): Decision[] {
   const profile = profileOf(i);
   if (profile === 'no_consent') return [];
-  const d: Decision[] = [{ purpose: p.consent, action: 'grant', source: 'web_form' }];
-  if (i % 3 === 0) d.push({ purpose: p.profiling, action: 'grant', source: 'web_form' });
+  const d: Decision[] = [{ purpose: p.consent, action: 'grant', source: 'web_form', evidence: { form_id: 'signup-form' } }];
+  if (i % 3 === 0) d.push({ purpose: p.profiling, action: 'grant', source: 'web_form', evidence: { form_id: 'signup-form' } });
   if (profile === 'withdrawn') d.push({ purpose: p.consent, action: 'withdraw', source: 'api' });
   return d;
 }
@@ -96,7 +96,14 @@ export async function seed(opts: { databaseUrl: string; subjects: number; log?: 
           key,
           legal_basis: 'consent',
           retention: '2 years after the last contact',
-          translations: { en: { title: `Title of ${key}`, description: `Why we process data for ${key}` } },
+          translations: {
+            en: {
+              title: `Title of ${key}`,
+              description: `Why we process data for ${key}`,
+              ...('automated_decisions' in extra ? { automated_decision_logic: `How ${key} decides` } : {}),
+            },
+          },
+          ...('automated_decisions' in extra ? { automated_decision_exception: 'explicit_consent' } : {}),
           ...extra,
         }),
       );
@@ -122,7 +129,7 @@ export async function seed(opts: { databaseUrl: string; subjects: number; log?: 
       const decisions = decisionsOf(i, purposes);
       if (decisions.length) await services.consents.record(tenant.id, subject.id, { decisions });
       counts.events += decisions.length;
-      if (profileOf(i) === 'objected') await services.consents.object(tenant.id, subject.id, 'direct_marketing', undefined);
+      if (profileOf(i) === 'objected') await services.consents.object(tenant.id, subject.id, { scope: 'direct_marketing' });
     });
     counts.via_services = canary;
 

@@ -102,6 +102,16 @@ export async function build(t: Tap, opts: BuildOptions & { env?: Record<string, 
   return { app, config, databaseUrl: databaseUrlValue, sql, tenantId, token, call, newTenant };
 }
 
+/** The English texts of a test purpose, with what the notice requires of its kind (Art. 13(1)(d), 22). */
+export function purposeTexts(key: string, extra: Record<string, unknown> = {}): Record<string, string> {
+  return {
+    title: `Title of ${key}`,
+    description: `Why we process data for ${key}`,
+    ...(extra.legal_basis === 'legitimate_interests' ? { legitimate_interests: `Our interest in ${key}` } : {}),
+    ...(extra.automated_decisions ? { automated_decision_logic: `How ${key} decides` } : {}),
+  };
+}
+
 /** Registers a consent-based purpose (or another basis) in the caller's tenant. */
 export async function createPurpose(
   ta: TestApp,
@@ -117,7 +127,8 @@ export async function createPurpose(
       key,
       legal_basis: 'consent',
       retention: '2 years after the last contact',
-      translations: { en: { title: `Title of ${key}`, description: `Why we process data for ${key}` } },
+      translations: { en: purposeTexts(key, extra) },
+      ...(extra.automated_decisions ? { automated_decision_exception: 'explicit_consent' } : {}),
       ...extra,
     },
   });
@@ -136,7 +147,8 @@ export async function grant(ta: TestApp, subjectId: string, purpose: string, act
     method: 'POST',
     url: `/v1/subjects/${subjectId}/consents`,
     tenantId,
-    payload: { decisions: [{ purpose, action, source: 'api' }] },
+    // A grant says which form collected it (Art. 7(1)); a withdrawal needs no proof of how.
+    payload: { decisions: [{ purpose, action, source: 'api', ...(action === 'grant' ? { evidence: { form_id: 'test-form' } } : {}) }] },
   });
   if (res.statusCode !== 201) throw new Error(`grant: ${res.statusCode} ${res.body}`);
   return res.json();

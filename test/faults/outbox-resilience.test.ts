@@ -21,7 +21,7 @@ async function grants(ta: TestApp, n: number, tag: string): Promise<string[]> {
     const res = await ta.call({
       method: 'POST',
       url: `/v1/subjects/${subject}/consents`,
-      payload: { decisions: [{ purpose: 'newsletter', action: 'grant', source: 'api' }] },
+      payload: { decisions: [{ purpose: 'newsletter', action: 'grant', source: 'api', evidence: { form_id: 'signup-form' } }] },
     });
     ids.push(res.json().events[0].id);
   }
@@ -148,7 +148,7 @@ t.test('nothing in Redis holds personal data', async (t) => {
   await ta.call({
     method: 'POST',
     url: `/v1/subjects/${subject}/consents`,
-    payload: { decisions: [{ purpose: 'newsletter', action: 'grant', source: 'web_form', evidence: { ip: '198.51.100.23', text_shown: 'Yes, mail me' } }] },
+    payload: { decisions: [{ purpose: 'newsletter', action: 'grant', source: 'web_form', evidence: { ip: '198.51.100.23', form_id: 'signup', text_shown: 'Yes, mail me' } }] },
   });
   await receiver.waitFor((r) => r.length >= 1);
   const client = redis.client();

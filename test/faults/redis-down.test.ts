@@ -28,7 +28,7 @@ async function serves(t: Test, app: FastifyInstance, ta: TestApp, subject: strin
     ['get subject', { method: 'GET', url: `/v1/subjects/${subject}`, headers: { authorization } }, 200],
     [
       'record consent',
-      { method: 'POST', url: `/v1/subjects/${subject}/consents`, headers: { authorization }, payload: { decisions: [{ purpose: 'newsletter', action: 'grant', source: 'api' }] } },
+      { method: 'POST', url: `/v1/subjects/${subject}/consents`, headers: { authorization }, payload: { decisions: [{ purpose: 'newsletter', action: 'grant', source: 'api', evidence: { form_id: 'signup-form' } }] } },
       201,
     ],
     ['check', { method: 'POST', url: '/v1/consents/check', headers: { authorization }, payload: { purpose: 'newsletter', identifiers: [{ type: 'email', value: 'redis-down@example.com' }] } }, 200],

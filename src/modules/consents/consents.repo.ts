@@ -1,21 +1,30 @@
 import { and, asc, eq, gt, inArray, sql } from 'drizzle-orm';
 import type { Tx } from '../../db/client.js';
 import { subjects } from '../subjects/subjects.table.js';
-import { consentEventCorrections, consentEvents, consentState } from './consents.table.js';
+import { consentEventCorrections, consentEvents, consentState, objections, softOptIns } from './consents.table.js';
 
 export type CorrectionRow = typeof consentEventCorrections.$inferSelect;
 /** A ledger row as stored, with its correction when its occurred_at was repaired. */
 export type ConsentEventRow = typeof consentEvents.$inferSelect & { correction?: CorrectionRow | null };
 export type ConsentStateRow = typeof consentState.$inferSelect;
 
+export type ObjectionRow = typeof objections.$inferSelect;
+export type SoftOptInRow = typeof softOptIns.$inferSelect;
+
 export type CheckRow = {
   ord: number;
   subject_id: string;
   status: string;
+  origin: 'crm' | 'rights_request';
   marketing_objection: boolean;
   automated_decision_objection: boolean;
   restricted: boolean;
   consent: string | null;
+  consent_version: number | null;
+  /** An upheld objection to this purpose (Art. 21(1) or 21(2)). */
+  purpose_objection: boolean;
+  soft_opt_in: boolean;
+  erasure_pending: boolean;
 };
 
 export type SubjectStateRow = Pick<ConsentStateRow, 'purposeKey' | 'status' | 'purposeVersion' | 'since' | 'eventId'>;
@@ -27,7 +36,7 @@ export type LedgerHead = {
   ledgerHead: string | null;
   dataKeyWrapped: Buffer | null;
   keyId: string | null;
-  purposes: { key: string; version: number; legalBasis: string }[];
+  purposes: { key: string; version: number; legalBasis: string; directMarketing: boolean }[];
 };
 
 type NewEvent = typeof consentEvents.$inferInsert & { evidenceSealed: Buffer | null; prevHash: string | null };
@@ -66,10 +75,10 @@ export function createConsentsRepo(db: Tx) {
         ledger_head: string | null;
         data_key_wrapped: Buffer | null;
         key_id: string | null;
-        purposes: { key: string; version: number; legal_basis: string }[];
+        purposes: { key: string; version: number; legal_basis: string; direct_marketing: boolean }[];
       }>(sql`
         SELECT s.id, s.status, s.ledger_seq, s.ledger_head, s.data_key_wrapped, s.key_id,
-               (SELECT coalesce(json_agg(json_build_object('key', p.key, 'version', p.version, 'legal_basis', p.legal_basis)), '[]'::json)
+               (SELECT coalesce(json_agg(json_build_object('key', p.key, 'version', p.version, 'legal_basis', p.legal_basis, 'direct_marketing', p.direct_marketing)), '[]'::json)
                   FROM purposes p WHERE p.tenant_id = s.tenant_id AND p.key = ANY(${sql.param(purposeKeys)}::text[])) AS purposes
           FROM subjects s
          WHERE s.tenant_id = ${tenantId} AND s.id = ${subjectId}
@@ -83,7 +92,7 @@ export function createConsentsRepo(db: Tx) {
         ledgerHead: r.ledger_head,
         dataKeyWrapped: r.data_key_wrapped,
         keyId: r.key_id,
-        purposes: r.purposes.map((p) => ({ key: p.key, version: p.version, legalBasis: p.legal_basis })),
+        purposes: r.purposes.map((p) => ({ key: p.key, version: p.version, legalBasis: p.legal_basis, directMarketing: p.direct_marketing })),
       };
     },
 
@@ -207,17 +216,80 @@ export function createConsentsRepo(db: Tx) {
       return { events: corrected.rows.length, subjects: subjectIds.length };
     },
 
-    /** The campaign check in one round trip: identifiers (in order) → subject flags and consent for one purpose. */
+    /**
+     * The campaign check in one round trip: identifiers (in order) → subject flags, consent, objections, soft opt-in
+     * and open erasure for one purpose. The EXISTS probes use the primary key or an index on the subject.
+     */
     async check(tenantId: string, purposeKey: string, types: string[], blindIndexesHex: string[], tx: Tx = db): Promise<CheckRow[]> {
       const result = await tx.execute<CheckRow>(sql`
-        SELECT t.ord::int AS ord, s.id AS subject_id, s.status, s.marketing_objection, s.automated_decision_objection,
-               s.restricted, cs.status AS consent
+        SELECT t.ord::int AS ord, s.id AS subject_id, s.status, s.origin, s.marketing_objection, s.automated_decision_objection,
+               s.restricted, cs.status AS consent, cs.purpose_version AS consent_version,
+               EXISTS (SELECT 1 FROM objections o
+                        WHERE o.subject_id = s.id AND o.purpose_key = ${purposeKey} AND o.status = 'upheld') AS purpose_objection,
+               EXISTS (SELECT 1 FROM soft_opt_ins so WHERE so.subject_id = s.id AND so.purpose_key = ${purposeKey}) AS soft_opt_in,
+               EXISTS (SELECT 1 FROM rights_requests rr
+                        WHERE rr.subject_id = s.id AND rr.type = 'erasure'
+                          AND rr.status IN ('received', 'awaiting_identity', 'in_progress')) AS erasure_pending
           FROM unnest(${sql.param(types)}::text[], ${sql.param(blindIndexesHex)}::text[]) WITH ORDINALITY AS t(type, bidx, ord)
           JOIN subject_identifiers si
             ON si.tenant_id = ${tenantId} AND si.type = t.type AND si.blind_index = decode(t.bidx, 'hex')
           JOIN subjects s ON s.id = si.subject_id AND s.tenant_id = ${tenantId}
           LEFT JOIN consent_state cs ON cs.subject_id = s.id AND cs.purpose_key = ${purposeKey}`);
       return result.rows;
+    },
+
+    /** Records objections; an upheld one stays as it is (the first time is kept), a pending or refused one is
+     * replaced by the new one. Returns the rows this call wrote. */
+    async recordObjections(rows: (typeof objections.$inferInsert)[], tx: Tx): Promise<ObjectionRow[]> {
+      if (rows.length === 0) return [];
+      return tx
+        .insert(objections)
+        .values(rows)
+        .onConflictDoUpdate({
+          target: [objections.subjectId, objections.purposeKey, objections.scope],
+          set: {
+            status: sql`excluded.status`,
+            requestId: sql`excluded.request_id`,
+            occurredAt: sql`excluded.occurred_at`,
+            decidedAt: sql`excluded.decided_at`,
+          },
+          setWhere: sql`${objections.status} <> 'upheld'`,
+        })
+        .returning();
+    },
+    /** Decides the pending objections a rights request carries. */
+    async decideObjections(tenantId: string, requestId: string, status: 'upheld' | 'refused' | 'withdrawn', at: Date, tx: Tx): Promise<ObjectionRow[]> {
+      return tx
+        .update(objections)
+        .set({ status, decidedAt: at })
+        .where(and(eq(objections.tenantId, tenantId), eq(objections.requestId, requestId), eq(objections.status, 'pending')))
+        .returning();
+    },
+    async objectionsOfRequest(tenantId: string, requestId: string, tx: Tx = db): Promise<ObjectionRow[]> {
+      return tx
+        .select()
+        .from(objections)
+        .where(and(eq(objections.tenantId, tenantId), eq(objections.requestId, requestId)))
+        .orderBy(asc(objections.purposeKey));
+    },
+    async objectionsOf(tenantId: string, subjectId: string, tx: Tx = db): Promise<ObjectionRow[]> {
+      return tx
+        .select()
+        .from(objections)
+        .where(and(eq(objections.tenantId, tenantId), eq(objections.subjectId, subjectId)))
+        .orderBy(asc(objections.purposeKey), asc(objections.scope));
+    },
+    /** Records (or renews) a soft opt-in; returns the row. */
+    async recordSoftOptIn(row: typeof softOptIns.$inferInsert, tx: Tx = db): Promise<SoftOptInRow> {
+      const [saved] = await tx
+        .insert(softOptIns)
+        .values(row)
+        .onConflictDoUpdate({
+          target: [softOptIns.subjectId, softOptIns.purposeKey],
+          set: { relationshipRef: row.relationshipRef, collectedAt: row.collectedAt, recordedAt: sql`now()` },
+        })
+        .returning();
+      return saved!;
     },
   };
 }

@@ -10,6 +10,10 @@ import {
   ConsentHistorySchema,
   ConsentStateSchema,
   ObjectionBody,
+  ObjectionListSchema,
+  ObjectionResultSchema,
+  SoftOptInBody,
+  SoftOptInSchema,
   RecordConsentsBody,
   RecordedConsentsSchema,
   VerifyResultSchema,
@@ -27,7 +31,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
         tags: ['consents'],
         summary: 'Record consent decisions',
         description:
-          "Appends grants and withdrawals to the subject's ledger, in the order given, and updates the current state in the same transaction. Withdrawing is one call, as easy as granting, and takes effect at once. `source` says how the decision was collected; `evidence` (IP, user agent, form, collector, the text shown) is encrypted at rest. A grant for a purpose whose legal basis is not consent is a 422 CONSENT_NOT_APPLICABLE; an unknown purpose is a 422 UNKNOWN_PURPOSE.",
+          "Appends grants and withdrawals to the subject's ledger, in the order given, and updates the current state in the same transaction. Withdrawing is one call, as easy as granting, and takes effect at once. `source` says how the decision was collected; `evidence` (IP, user agent, form, collector, the text shown) is encrypted at rest. A grant must prove how it was given (Art. 7(1)): evidence.form_id for web_form and api, evidence.collected_by for crm_user, verbal and written, evidence.proof_reference for import — else a 422 CONSENT_PROOF_MISSING naming the field; what was shown is the purpose_version (default: the current one) and, when given, evidence.text_shown. A grant for a purpose whose legal basis is not consent is a 422 CONSENT_NOT_APPLICABLE. A withdrawal from a direct-marketing purpose on another basis is recorded, and also as an Art. 21(2) objection to that purpose (the check answers objected); from any other purpose on another basis it is a 422 CONSENT_NOT_APPLICABLE pointing to the objection. An unknown purpose is a 422 UNKNOWN_PURPOSE.",
         params: SubjectParams,
         headers: IdempotencyHeaders,
         body: RecordConsentsBody,
@@ -110,29 +114,93 @@ const routes: FastifyPluginAsyncZod = async (app) => {
         tags: ['consents'],
         summary: 'Record an objection (Art. 21 / 22)',
         description:
-          'scope direct_marketing: from now on every direct-marketing purpose is blocked for the subject, whatever the consent state (Art. 21(3)). scope automated_decisions: the subject objects to automated decisions and profiling (Art. 22). Answers 201 when the objection is new and 200 when it was already recorded (the first time is kept). The identifiers of the subject are in the answer only when the token also holds subjects:read.',
+          'scope direct_marketing without purposes: from now on every direct-marketing purpose is blocked for the subject, whatever the consent state and legal basis (Art. 21(2)-(3)); with purposes: those purposes, at once. scope processing with purposes (Art. 21(1), processing on legitimate interests or public task): opens a rights request of type objection (request_id; channel says how it came in) and records pending objections; the controller assesses them within the deadline: completing the request upholds them (those purposes answer objected), rejecting it with the ground art21_1_compelling_grounds and reasons refuses them (an objection naming a direct-marketing purpose is upheld at once whatever its scope). A purpose on another basis is a 422 OBJECTION_NOT_APPLICABLE. scope automated_decisions: the subject objects to automated decisions and profiling (Art. 22). Answers 201 when something new was recorded and 200 when all of it was already recorded (the first time is kept). The identifiers of the subject are in the answer only when the token also holds subjects:read.',
         params: SubjectParams,
         headers: IdempotencyHeaders,
         body: ObjectionBody,
         response: {
-          200: SubjectSchema.describe('The objection was already recorded; nothing changed'),
-          201: SubjectSchema.describe('The objection is recorded and in force from now'),
-          ...problems(404, 413, 415),
+          200: ObjectionResultSchema.describe('The objection was already recorded; nothing changed'),
+          201: ObjectionResultSchema.describe('The objection is recorded: in force from now, or pending assessment'),
+          ...problems(404, 409, 413, 415, 422),
         },
       },
     },
     async (request, reply) => {
-      const { tenantId, scopes } = principalOf(request);
+      const principal = principalOf(request);
+      const { tenantId, scopes } = principal;
+      const { id } = request.params;
+      const body = request.body;
       const answer = await idempotency.respond(
         request,
         reply,
         async (tx) => {
-          const { created, subject } = await consents.object(tenantId, request.params.id, request.body.scope, request.body.occurred_at, tx);
-          return { status: created ? 201 : 200, body: subject };
+          if (body.scope === 'processing') {
+            // Art. 21(1) is assessed within the legal deadline, with an audit trail: the objection is a rights request.
+            const opened = await app.services.rightsRequests.create(
+              tenantOf(request),
+              principal,
+              { subject: { id }, type: 'objection', channel: body.channel ?? 'web', objection: { scope: 'processing', purposes: body.purposes }, received_at: body.occurred_at },
+              tx,
+            );
+            const objections = await consents.objectionsOfRequest(tenantId, opened.id, tx);
+            return { status: 201, body: { subject: await app.services.subjects.get(tenantId, id, tx), objections, request_id: opened.id as string | null } };
+          }
+          const { created, subject, objections } = await consents.object(tenantId, id, body, tx);
+          return { status: created ? 201 : 200, body: { subject, objections, request_id: null } };
         },
-        { store: (subject) => ({ id: subject.id }), replay: (stored) => app.services.subjects.get(tenantId, (stored as { id: string }).id) },
+        // The answer holds decrypted identifiers: keep the ids, and present the subject and its objections again.
+        {
+          store: (b) => ({ id: b.subject.id, objection_ids: b.objections.map((o) => o.id), request_id: b.request_id }),
+          replay: async (stored) => {
+            const s = stored as { id: string; objection_ids: string[]; request_id: string | null };
+            const all = await consents.objections(tenantId, s.id);
+            return {
+              subject: await app.services.subjects.get(tenantId, s.id),
+              objections: all.items.filter((o) => s.objection_ids.includes(o.id)),
+              request_id: s.request_id ?? null,
+            };
+          },
+        },
       );
-      return visibleSubject(scopes, answer);
+      return { ...answer, subject: visibleSubject(scopes, answer.subject) };
+    },
+  );
+
+  app.get(
+    '/v1/subjects/:id/objections',
+    {
+      config: { scopes: ['consents:read'] },
+      schema: {
+        operationId: 'listObjections',
+        tags: ['consents'],
+        summary: "The subject's objections",
+        description:
+          'The objection to every direct-marketing purpose (Art. 21(2)) and to automated decisions (Art. 22) as flags, and each objection to a single purpose with its status: upheld (the purpose answers objected), pending (Art. 21(1), being assessed) or refused (compelling legitimate grounds shown).',
+        params: SubjectParams,
+        response: { 200: ObjectionListSchema, ...problems(404) },
+      },
+    },
+    async (request) => consents.objections(principalOf(request).tenantId, request.params.id),
+  );
+
+  app.post(
+    '/v1/subjects/:id/soft-opt-ins',
+    {
+      config: { scopes: ['consents:write'] },
+      schema: {
+        operationId: 'recordSoftOptIn',
+        tags: ['consents'],
+        summary: 'Record a soft opt-in (ePrivacy Art. 13(2))',
+        description:
+          "For a direct-marketing purpose on a basis other than consent that uses email or SMS: the person is an existing customer (relationship_ref names the sale), the purpose markets the controller's own similar products, and an opt-out was offered when the details were collected. Without one, the campaign check answers no_consent for such a purpose. Recording it again renews it. A purpose that is consent-based or not direct marketing is a 422 CONSENT_NOT_APPLICABLE. An objection still blocks.",
+        params: SubjectParams,
+        body: SoftOptInBody,
+        response: { 201: SoftOptInSchema, ...problems(404, 409, 413, 415, 422) },
+      },
+    },
+    async (request, reply) => {
+      reply.code(201);
+      return consents.recordSoftOptIn(principalOf(request).tenantId, request.params.id, request.body);
     },
   );
 
@@ -146,7 +214,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
         tags: ['consents'],
         summary: 'May these people be contacted for a purpose?',
         description:
-          "The campaign hot path, to call before every send: for up to 10,000 identifiers, in the order asked, `allowed` and a `reason`. Reasons, in the order they are decided: unknown_subject (no subject has the identifier, it cannot be normalised, or the subject was erased), restricted (Art. 18), objected (an Art. 21 objection for a direct-marketing purpose, or an Art. 22 objection for an automated-decision purpose), legal_basis (allowed: the purpose does not rest on consent), consent_granted, consent_withdrawn, no_consent. An unknown purpose is a 404. Bodies up to 1 MiB.",
+          "The campaign hot path, to call before every send: for up to 10,000 identifiers, in the order asked, `allowed` and a `reason`. Reasons, in the order they are decided: unknown_subject (no subject has the identifier, it cannot be normalised, or the subject was erased), erasure_pending (an erasure request of the person is open, Art. 17), restricted (Art. 18), objected (an objection to all direct marketing for a direct-marketing purpose, an upheld objection to this purpose, Art. 21, or an Art. 22 objection for an automated-decision purpose), reconsent_needed (consent was granted for a version older than the latest one marked as needing fresh consent), consent_granted, consent_withdrawn, no_consent (never granted; or email/SMS direct marketing on another basis without a soft opt-in, ePrivacy Art. 13(2)), request_only (a purpose on another basis for a person known only from a rights request, Art. 5(1)(b)), legal_basis (allowed: the purpose does not rest on consent). An unknown purpose is a 404. Bodies up to 1 MiB.",
         body: CheckBody,
         response: { 200: CheckResultSchema, ...problems(404, 413, 415) },
       },

@@ -2,18 +2,30 @@ import { z } from 'zod';
 import { InstantInput as Instant } from '../../lib/instants.js';
 import { PageMeta } from '../../lib/schemas.js';
 import { PurposeKeySchema } from '../purposes/purposes.schemas.js';
-import { IdentifierSchema } from '../subjects/subjects.schemas.js';
+import { IdentifierSchema, SubjectSchema } from '../subjects/subjects.schemas.js';
 
 export const CONSENT_SOURCES = ['web_form', 'crm_user', 'import', 'api', 'verbal', 'written'] as const;
-export const CHECK_REASONS = ['consent_granted', 'no_consent', 'consent_withdrawn', 'objected', 'restricted', 'unknown_subject', 'legal_basis'] as const;
+export const CHECK_REASONS = [
+  'consent_granted',
+  'no_consent',
+  'consent_withdrawn',
+  'reconsent_needed',
+  'objected',
+  'restricted',
+  'erasure_pending',
+  'request_only',
+  'unknown_subject',
+  'legal_basis',
+] as const;
 
 
 export const EvidenceSchema = z
   .object({
     ip: z.union([z.ipv4(), z.ipv6()]).optional().describe('IP address the decision came from'),
     user_agent: z.string().max(1000).optional(),
-    form_id: z.string().max(200).optional().describe('Which form or screen collected it'),
-    collected_by: z.string().max(200).optional().describe('Who collected it (a CRM user, a call agent)'),
+    form_id: z.string().max(200).optional().describe('Which form, page or screen collected it; required for grants from web_form and api'),
+    collected_by: z.string().max(200).optional().describe('Who collected it (a CRM user, a call agent); required for grants from crm_user, verbal and written'),
+    proof_reference: z.string().max(500).optional().describe('Where the original proof of an imported grant is kept (file, system and record); required for grants from import'),
     text_shown: z.string().max(10000).optional().describe('The wording the subject agreed to or withdrew from'),
   })
   .strict()
@@ -104,11 +116,82 @@ export const VerifyResultSchema = z
 
 export const ObjectionBody = z
   .object({
-    scope: z.enum(['direct_marketing', 'automated_decisions']).describe('direct_marketing: Art. 21(2)-(3); automated_decisions: Art. 22'),
+    scope: z
+      .enum(['direct_marketing', 'processing', 'automated_decisions'])
+      .describe(
+        'direct_marketing: Art. 21(2)-(3), absolute and at once, for every direct-marketing purpose or for the purposes named. processing: Art. 21(1), processing on legitimate interests or public task, assessed by the controller (the purposes are required). automated_decisions: Art. 22, automated decisions and profiling.',
+      ),
+    purposes: z.array(PurposeKeySchema).min(1).max(50).optional().describe('The purposes objected to; none for direct_marketing means every direct-marketing purpose'),
+    // The channels a rights request can come in by (an objection to processing opens one).
+    channel: z
+      .enum(['web', 'email', 'phone', 'letter', 'in_person'])
+      .optional()
+      .describe('For scope processing: how the objection came in (default web); it opens a rights request of type objection'),
     occurred_at: Instant.optional().describe('When the subject objected (defaults to now); not in the future, not before 1970-01-01T00:00:00Z'),
   })
   .strict()
-  .meta({ id: 'Objection' });
+  .meta({ id: 'RecordObjection' });
+export type ObjectionInput = z.infer<typeof ObjectionBody>;
+
+export const ObjectionSchema = z
+  .object({
+    id: z.uuid(),
+    purpose: z.string(),
+    scope: z.enum(['direct_marketing', 'processing']),
+    status: z
+      .enum(['pending', 'upheld', 'refused', 'withdrawn'])
+      .describe('upheld: the purpose answers objected for the person; pending: being assessed (Art. 21(1)); refused: compelling legitimate grounds were shown; withdrawn: the person withdrew the request'),
+    request_id: z.uuid().nullable().describe('The rights request that carries the assessment'),
+    occurred_at: z.iso.datetime(),
+    decided_at: z.iso.datetime().nullable(),
+  })
+  .meta({ id: 'Objection', description: 'An objection to one purpose' });
+export type Objection = z.infer<typeof ObjectionSchema>;
+
+export const ObjectionResultSchema = z
+  .object({
+    subject: SubjectSchema.describe('The subject with its flags (identifiers only for a token with subjects:read)'),
+    objections: z.array(ObjectionSchema).describe('The objections to single purposes this call recorded'),
+    request_id: z.uuid().nullable().describe('For scope processing: the rights request of type objection that carries the assessment and its deadline'),
+  })
+  .meta({ id: 'ObjectionResult' });
+
+export const ObjectionListSchema = z
+  .object({
+    subject_id: z.uuid(),
+    marketing_objection: z.boolean().describe('Objected to every direct-marketing purpose (Art. 21(2))'),
+    automated_decision_objection: z.boolean().describe('Objected to automated decisions (Art. 22)'),
+    items: z.array(ObjectionSchema).describe('Objections to single purposes'),
+  })
+  .meta({ id: 'ObjectionList' });
+
+export const SoftOptInBody = z
+  .object({
+    purpose: PurposeKeySchema,
+    relationship_ref: z
+      .string()
+      .trim()
+      .min(1)
+      .max(200)
+      .meta({ pattern: '\\S' })
+      .describe('The sale or the negotiation for one that the contact details were obtained in (an order or contract reference)'),
+    opt_out_offered: z.literal(true).describe('The person was offered, free and simply, to refuse such use when the details were collected; must be true'),
+    collected_at: Instant.optional().describe('When the details were collected (defaults to now); not in the future'),
+  })
+  .strict()
+  .meta({ id: 'RecordSoftOptIn', description: 'ePrivacy Art. 13(2): own similar products marketed to an existing customer by email or SMS' });
+export type SoftOptInInput = z.infer<typeof SoftOptInBody>;
+
+export const SoftOptInSchema = z
+  .object({
+    subject_id: z.uuid(),
+    purpose: z.string(),
+    relationship_ref: z.string(),
+    collected_at: z.iso.datetime(),
+    recorded_at: z.iso.datetime(),
+  })
+  .meta({ id: 'SoftOptIn' });
+export type SoftOptIn = z.infer<typeof SoftOptInSchema>;
 
 export const CheckBody = z
   .object({

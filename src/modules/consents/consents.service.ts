@@ -13,10 +13,11 @@ import type { SubjectsService } from '../subjects/subjects.service.js';
 import type { TenantContext } from '../tenants/tenants.service.js';
 import { eventRow } from '../outbox/outbox.events.js';
 import type { OutboxRepo } from '../outbox/outbox.repo.js';
-import { ConsentNotApplicable, SubjectErased, UnknownPurpose, UnknownPurposeVersion } from './consents.errors.js';
+import { ConsentNotApplicable, ConsentProofMissing, ObjectionNotApplicable, SubjectErased, UnknownPurpose, UnknownPurposeVersion } from './consents.errors.js';
 import { chainHash, verifyRun, type ChainBreak } from './consents.ledger.js';
-import type { ConsentEventRow, ConsentsRepo } from './consents.repo.js';
-import type { CheckResult, ConsentEvent, ConsentState, RecordConsents } from './consents.schemas.js';
+import type { CheckRow, ConsentEventRow, ConsentsRepo, ObjectionRow } from './consents.repo.js';
+import type { CheckResult, ConsentEvent, ConsentState, Objection, ObjectionInput, RecordConsents, SoftOptIn, SoftOptInInput } from './consents.schemas.js';
+import { ValidationFailed } from '../../lib/errors.js';
 
 const VERIFY_BATCH = 1000;
 
@@ -24,6 +25,42 @@ const VERIFY_BATCH = 1000;
 const isoOrRaw = (d: Date) => (Number.isFinite(d.getTime()) ? d.toISOString() : 'invalid');
 
 const evidenceAad = (eventId: string) => `consent-evidence:${eventId}`;
+
+/** Art. 7(1): how a grant was given must be provable. The evidence field each source of a grant must carry. */
+export const PROOF_BY_SOURCE = {
+  web_form: 'form_id',
+  api: 'form_id',
+  crm_user: 'collected_by',
+  verbal: 'collected_by',
+  written: 'collected_by',
+  import: 'proof_reference',
+} as const;
+
+// Art. 21(1): the processing a person may object to on grounds of their situation.
+const OBJECTABLE_BASES = new Set(['legitimate_interests', 'public_task']);
+// ePrivacy Art. 13: marketing by electronic mail (email, SMS) needs consent or a soft opt-in.
+const ELECTRONIC_MAIL = new Set(['email', 'sms']);
+
+function objectedEvent(tenantId: string, o: ObjectionRow, at: Date) {
+  return eventRow(
+    tenantId,
+    'subject.objected',
+    { subject_id: o.subjectId, scope: o.scope, purpose: o.purposeKey, status: o.status, occurred_at: o.occurredAt.toISOString() },
+    at,
+  );
+}
+
+export function presentObjection(o: ObjectionRow): Objection {
+  return {
+    id: o.id,
+    purpose: o.purposeKey,
+    scope: o.scope,
+    status: o.status,
+    request_id: o.requestId,
+    occurred_at: o.occurredAt.toISOString(),
+    decided_at: o.decidedAt?.toISOString() ?? null,
+  };
+}
 
 export function createConsentsService(deps: {
   db: Db;
@@ -84,12 +121,30 @@ export function createConsentsService(deps: {
         const found = new Map(subject.purposes.map((p) => [p.key, p]));
         const missing = keys.filter((k) => !found.has(k));
         if (missing.length) throw new UnknownPurpose(`No purpose with the key ${missing.map((k) => `"${k}"`).join(', ')} in the register`);
+        const marketingObjections: string[] = [];
         input.decisions.forEach((d, i) => {
           const p = found.get(d.purpose)!;
           if (d.action === 'grant' && p.legalBasis !== 'consent') {
             throw new ConsentNotApplicable(
               `decisions.${i}: the purpose "${p.key}" rests on ${p.legalBasis}, not consent, so consent cannot be granted for it (an objection is the way to stop such processing)`,
             );
+          }
+          if (d.action === 'withdraw' && p.legalBasis !== 'consent') {
+            // Art. 21(2)-(3): saying no to direct marketing is an objection, whatever its basis, and it is absolute.
+            if (p.directMarketing) marketingObjections.push(p.key);
+            else {
+              throw new ConsentNotApplicable(
+                `decisions.${i}: the purpose "${p.key}" rests on ${p.legalBasis}, not consent, so there is no consent to withdraw; the person may object to it (POST /v1/subjects/{id}/objections with scope processing, Art. 21(1))`,
+              );
+            }
+          }
+          if (d.action === 'grant') {
+            const field = PROOF_BY_SOURCE[d.source];
+            if (!d.evidence?.[field]) {
+              throw new ConsentProofMissing(
+                `decisions.${i}.evidence.${field}: a grant from source ${d.source} must say ${field === 'form_id' ? 'which form or page collected it' : field === 'collected_by' ? 'who collected it' : 'where the original proof is'} (Art. 7(1))`,
+              );
+            }
           }
           if (d.purpose_version !== undefined && d.purpose_version > p.version) {
             throw new UnknownPurposeVersion(`decisions.${i}: the purpose "${p.key}" has no version ${d.purpose_version} (current: ${p.version})`);
@@ -157,6 +212,22 @@ export function createConsentsService(deps: {
           },
           tx,
         );
+        if (marketingObjections.length) {
+          const written = await repo.recordObjections(
+            marketingObjections.map((purposeKey) => ({
+              id: crypto.randomUUID(),
+              tenantId,
+              subjectId,
+              purposeKey,
+              scope: 'direct_marketing' as const,
+              status: 'upheld' as const,
+              occurredAt,
+              decidedAt: now,
+            })),
+            tx,
+          );
+          await outbox.insert(written.map((o) => objectedEvent(tenantId, o, now)), tx);
+        }
         return { events: rows.map((r) => toEvent(r, key)) };
       });
     },
@@ -221,35 +292,121 @@ export function createConsentsService(deps: {
       return { subject_id: subjectId, valid: broken === null, events_checked: checked, first_invalid: broken };
     },
 
+    /**
+     * Records an objection. direct_marketing without purposes: Art. 21(2)-(3), every direct-marketing purpose, at
+     * once (the flag on the subject). direct_marketing with purposes: those purposes, at once. processing with
+     * purposes: Art. 21(1), pending until the controller decides (decideObjections), except on a direct-marketing
+     * purpose, where any objection is absolute. automated_decisions: the Art. 22 flag. The first record is kept.
+     */
     async object(
       tenantId: string,
       subjectId: string,
-      scope: 'direct_marketing' | 'automated_decisions',
-      at: string | undefined,
+      input: ObjectionInput & { requestId?: string },
       outer: Tx = db,
-    ): Promise<{ created: boolean; subject: Subject }> {
-      const when = pastInstant('occurred_at', at, clock());
+    ): Promise<{ created: boolean; subject: Subject; objections: Objection[] }> {
+      const now = clock();
+      const when = pastInstant('occurred_at', input.occurred_at, now);
+      const keys = [...new Set(input.purposes ?? [])];
+      if (input.scope === 'processing' && keys.length === 0) {
+        throw new ValidationFailed([{ field: 'purposes', message: 'an objection to processing names the purposes it is about (Art. 21(1))' }]);
+      }
+      if (input.scope === 'automated_decisions' && keys.length > 0) {
+        throw new ValidationFailed([{ field: 'purposes', message: 'an objection to automated decisions covers every such purpose; name none' }]);
+      }
       return inTransaction(outer, async (tx) => {
         const row = await activeSubject(tenantId, subjectId, tx, true);
-        const already = scope === 'direct_marketing' ? row.marketingObjection : row.automatedDecisionObjection;
-        if (already) return { created: false, subject: await subjects.present(tenantId, row, tx) };
-        const updated = await subjectsRepo.setFlags(
-          tenantId,
-          subjectId,
-          scope === 'direct_marketing'
-            ? { marketingObjection: true, marketingObjectionAt: when }
-            : { automatedDecisionObjection: true, automatedDecisionObjectionAt: when },
+        if (keys.length === 0) {
+          const dm = input.scope === 'direct_marketing';
+          const already = dm ? row.marketingObjection : row.automatedDecisionObjection;
+          if (already) return { created: false, subject: await subjects.present(tenantId, row, tx), objections: [] };
+          const updated = await subjectsRepo.setFlags(
+            tenantId,
+            subjectId,
+            dm ? { marketingObjection: true, marketingObjectionAt: when } : { automatedDecisionObjection: true, automatedDecisionObjectionAt: when },
+            tx,
+          );
+          await outbox.insert([eventRow(tenantId, 'subject.objected', { subject_id: subjectId, scope: input.scope, purpose: null, status: 'upheld', occurred_at: when.toISOString() }, now)], tx);
+          return { created: true, subject: await subjects.present(tenantId, updated, tx), objections: [] };
+        }
+        const rows = [];
+        for (const [i, key] of keys.entries()) {
+          const p = await purposes.find(tenantId, key, tx);
+          if (!p) throw new UnknownPurpose(`purposes.${i}: no purpose with the key "${key}" in the register`);
+          if (p.directMarketing) {
+            // Art. 21(3): an objection to direct marketing is upheld at once, whatever the scope it was sent with.
+            rows.push({ purposeKey: key, scope: 'direct_marketing' as const, status: 'upheld' as const, decidedAt: now });
+          } else if (input.scope === 'direct_marketing') {
+            throw new ObjectionNotApplicable(`purposes.${i}: "${key}" is not a direct-marketing purpose; object to it with scope processing (Art. 21(1))`);
+          } else if (!OBJECTABLE_BASES.has(p.legalBasis)) {
+            throw new ObjectionNotApplicable(
+              `purposes.${i}: "${key}" rests on ${p.legalBasis}; Art. 21(1) covers processing on legitimate interests or public task${p.legalBasis === 'consent' ? ' (withdraw the consent instead, Art. 7(3))' : ''}`,
+            );
+          } else rows.push({ purposeKey: key, scope: 'processing' as const, status: 'pending' as const, decidedAt: null });
+        }
+        const written = await repo.recordObjections(
+          rows.map((r) => ({ ...r, id: crypto.randomUUID(), tenantId, subjectId, requestId: input.requestId ?? null, occurredAt: when })),
           tx,
         );
-        await outbox.insert([eventRow(tenantId, 'subject.objected', { subject_id: subjectId, scope, occurred_at: when.toISOString() }, clock())], tx);
-        return { created: true, subject: await subjects.present(tenantId, updated, tx) };
+        await outbox.insert(written.map((o) => objectedEvent(tenantId, o, now)), tx);
+        return { created: written.length > 0, subject: await subjects.present(tenantId, row, tx), objections: written.map(presentObjection) };
       });
+    },
+
+    /** The controller's decision on the Art. 21(1) objections a rights request carries: upheld (those purposes stop
+     * for the person) or refused (compelling legitimate grounds, given with reasons on the request); withdrawn when
+     * the person withdraws the request. */
+    async decideObjections(tenantId: string, requestId: string, decision: 'upheld' | 'refused' | 'withdrawn', outer: Tx = db): Promise<Objection[]> {
+      const now = clock();
+      return inTransaction(outer, async (tx) => {
+        const decided = await repo.decideObjections(tenantId, requestId, decision, now, tx);
+        await outbox.insert(decided.map((o) => objectedEvent(tenantId, o, now)), tx);
+        return decided.map(presentObjection);
+      });
+    },
+
+    /** The objections a rights request carries. */
+    async objectionsOfRequest(tenantId: string, requestId: string, tx: Tx = db): Promise<Objection[]> {
+      return (await repo.objectionsOfRequest(tenantId, requestId, tx)).map(presentObjection);
+    },
+
+    /** The subject's objections to single purposes (the objection to all direct marketing is the subject's flag). */
+    async objections(tenantId: string, subjectId: string): Promise<{ subject_id: string; marketing_objection: boolean; automated_decision_objection: boolean; items: Objection[] }> {
+      const row = await activeSubject(tenantId, subjectId, db, false);
+      return {
+        subject_id: subjectId,
+        marketing_objection: row.marketingObjection,
+        automated_decision_objection: row.automatedDecisionObjection,
+        items: (await repo.objectionsOf(tenantId, subjectId)).map(presentObjection),
+      };
+    },
+
+    /** Records the facts of a soft opt-in (ePrivacy Art. 13(2)) for a direct-marketing purpose on another basis
+     * than consent: an existing customer, the controller's own similar products, an opt-out offered at collection. */
+    async recordSoftOptIn(tenantId: string, subjectId: string, input: SoftOptInInput): Promise<SoftOptIn> {
+      const now = clock();
+      const collectedAt = pastInstant('collected_at', input.collected_at, now);
+      const row = await activeSubject(tenantId, subjectId, db, false);
+      if (row.status === 'erased') throw new SubjectErased();
+      const p = await purposes.find(tenantId, input.purpose);
+      if (!p) throw new UnknownPurpose(`purpose: no purpose with the key "${input.purpose}" in the register`);
+      if (!p.directMarketing || p.legalBasis === 'consent') {
+        throw new ConsentNotApplicable(`purpose: a soft opt-in applies to direct marketing on a basis other than consent; "${p.key}" is ${p.directMarketing ? 'consent-based: record a grant' : 'not direct marketing'}`);
+      }
+      const saved = await repo.recordSoftOptIn({ tenantId, subjectId, purposeKey: p.key, relationshipRef: input.relationship_ref, collectedAt });
+      return {
+        subject_id: subjectId,
+        purpose: saved.purposeKey,
+        relationship_ref: saved.relationshipRef,
+        collected_at: saved.collectedAt.toISOString(),
+        recorded_at: saved.recordedAt.toISOString(),
+      };
     },
 
     /** The campaign hot path: one query for every identifier, answered in the order asked. */
     async check(ctx: TenantContext, purposeKey: string, identifiers: IdentifierInput[]): Promise<CheckResult> {
-      const purpose = await purposes.find(ctx.id, purposeKey);
-      if (!purpose) throw new PurposeNotFound(purposeKey);
+      const found = await purposes.find(ctx.id, purposeKey);
+      if (!found) throw new PurposeNotFound(purposeKey);
+      const purpose = { ...found, electronicMail: found.channels.some((c) => ELECTRONIC_MAIL.has(c)) };
       const types: string[] = [];
       const hexes: string[] = [];
       const position: number[] = []; // query ordinal (1-based) → index asked
@@ -265,19 +422,36 @@ export function createConsentsService(deps: {
       for (const r of rows) {
         const i = position[r.ord - 1]!;
         if (r.status === 'erased') continue;
-        const objected =
-          (purpose.directMarketing && r.marketing_objection) || (purpose.automatedDecisions && r.automated_decision_objection);
-        let answer: CheckResult['results'][number];
-        if (r.restricted) answer = { allowed: false, reason: 'restricted', subject_id: r.subject_id };
-        else if (objected) answer = { allowed: false, reason: 'objected', subject_id: r.subject_id };
-        else if (purpose.legalBasis !== 'consent') answer = { allowed: true, reason: 'legal_basis', subject_id: r.subject_id };
-        else if (r.consent === 'granted') answer = { allowed: true, reason: 'consent_granted', subject_id: r.subject_id };
-        else if (r.consent === 'withdrawn') answer = { allowed: false, reason: 'consent_withdrawn', subject_id: r.subject_id };
-        else answer = { allowed: false, reason: 'no_consent', subject_id: r.subject_id };
-        results[i] = answer;
+        results[i] = { ...decide(purpose, r), subject_id: r.subject_id };
       }
       return { purpose: purpose.key, purpose_version: purpose.version, results };
     },
   };
 }
 export type ConsentsService = ReturnType<typeof createConsentsService>;
+
+type CheckPurpose = { legalBasis: string; directMarketing: boolean; automatedDecisions: boolean; electronicMail: boolean; reconsentFromVersion: number | null };
+type Decision = { allowed: boolean; reason: CheckResult['results'][number]['reason'] };
+
+/** One person's answer for one purpose, in the order the law ranks the reasons (README, "The campaign check"). */
+function decide(p: CheckPurpose, r: CheckRow): Decision {
+  // Art. 17: while an erasure request is open, the person is not contacted; the data may be gone any day.
+  if (r.erasure_pending) return { allowed: false, reason: 'erasure_pending' };
+  // Art. 18: restricted data is only stored.
+  if (r.restricted) return { allowed: false, reason: 'restricted' };
+  // Art. 21(2)-(3) absolute for direct marketing; Art. 21(1) once upheld; Art. 22 for automated decisions.
+  if ((p.directMarketing && r.marketing_objection) || (p.automatedDecisions && r.automated_decision_objection) || r.purpose_objection) {
+    return { allowed: false, reason: 'objected' };
+  }
+  if (r.consent === 'granted') {
+    // A version marked as needing fresh consent voids grants given for earlier versions (Art. 7, EDPB 05/2020).
+    if (p.reconsentFromVersion !== null && (r.consent_version ?? 0) < p.reconsentFromVersion) return { allowed: false, reason: 'reconsent_needed' };
+    if (p.legalBasis === 'consent') return { allowed: true, reason: 'consent_granted' };
+  }
+  if (p.legalBasis === 'consent') return { allowed: false, reason: r.consent === 'withdrawn' ? 'consent_withdrawn' : 'no_consent' };
+  // Purpose limitation (Art. 5(1)(b)): data given to exercise a right is not used for anything else.
+  if (r.origin === 'rights_request') return { allowed: false, reason: 'request_only' };
+  // ePrivacy Art. 13(2): email and SMS marketing without consent only on a recorded soft opt-in.
+  if (p.directMarketing && p.electronicMail && !r.soft_opt_in) return { allowed: false, reason: 'no_consent' };
+  return { allowed: true, reason: 'legal_basis' };
+}

@@ -60,3 +60,45 @@ export const consentEventCorrections = pgTable(
   },
   (t) => [index('consent_event_corrections_subject').on(t.subjectId)],
 );
+
+/**
+ * Objections to one purpose: Art. 21(2) to direct marketing (upheld at once, absolute), or Art. 21(1) to processing
+ * on legitimate interests or public task (pending until assessed; upheld unless compelling legitimate grounds are
+ * shown). The objection to every direct-marketing purpose at once is the flag on the subject.
+ */
+export const objections = pgTable(
+  'objections',
+  {
+    id: uuid('id').primaryKey(),
+    tenantId: uuid('tenant_id').notNull().references(() => tenants.id),
+    subjectId: uuid('subject_id').notNull().references(() => subjects.id),
+    purposeKey: text('purpose_key').notNull(),
+    scope: text('scope', { enum: ['direct_marketing', 'processing'] }).notNull(),
+    status: text('status', { enum: ['pending', 'upheld', 'refused', 'withdrawn'] }).notNull(),
+    // The rights request that carries the assessment, when the objection came as one.
+    requestId: uuid('request_id'),
+    occurredAt: clientInstant('occurred_at').notNull(),
+    decidedAt: timestamp('decided_at', { withTimezone: true, precision: 3 }),
+    createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex('objections_subject_purpose_scope').on(t.subjectId, t.purposeKey, t.scope), index('objections_request').on(t.requestId)],
+);
+
+/**
+ * Soft opt-in (ePrivacy Art. 13(2)): email or SMS marketing of the controller's own similar products to an existing
+ * customer, who was offered an opt-out when the contact details were collected. Without one, such a purpose on a
+ * basis other than consent answers no_consent.
+ */
+export const softOptIns = pgTable(
+  'soft_opt_ins',
+  {
+    tenantId: uuid('tenant_id').notNull().references(() => tenants.id),
+    subjectId: uuid('subject_id').notNull().references(() => subjects.id),
+    purposeKey: text('purpose_key').notNull(),
+    // The sale or negotiation the relationship rests on (an order or contract reference, not personal data).
+    relationshipRef: text('relationship_ref').notNull(),
+    collectedAt: clientInstant('collected_at').notNull(),
+    recordedAt: timestamp('recorded_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.subjectId, t.purposeKey] })],
+);

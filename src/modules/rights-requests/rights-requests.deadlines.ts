@@ -422,26 +422,31 @@ export function computeDeadline(input: DeadlineInput): Deadline {
 }
 
 /**
+ * The first deadline (one month, without the extension) as it stands at instant `at`: the limit for deciding an
+ * extension, telling the person of it, and asking for proof of identity (Art. 12(3), 12(6)). An open pause is
+ * treated as ending at `at` (would the first month still be running if the clock restarted now?); a pause opened
+ * after `at` does not exist yet at `at`.
+ */
+export function firstDeadline(input: DeadlineInput, at: InstantInput): RunningDeadline {
+  const when = toInstant(at);
+  const pauses = (input.pauses ?? []).map((p) => {
+    if (p.to !== null) return p;
+    return toInstant(p.from).getTime() <= when.getTime() ? { ...p, to: when } : null;
+  });
+  const first = computeDeadline({ ...input, extended: false, pauses: pauses.filter((p): p is Pause => p !== null) });
+  if (first.paused) throw new Error('unreachable: every pause is closed');
+  return first;
+}
+
+/**
  * Whether the one extension may be granted at instant `at`: not yet extended, `at` not before receipt, and `at` no
- * later than the first (unextended) deadline's `dueAt`. An open pause is treated as ending at `at`: the question is
- * whether the first month would still be running if the clock restarted now.
+ * later than the first (unextended) deadline's `dueAt` (see firstDeadline).
  */
 export function extensionAllowed(input: DeadlineInput, at: InstantInput): boolean {
   if (input.extended) return false;
   const when = toInstant(at);
   if (when.getTime() < toInstant(input.receivedAt).getTime()) return false;
-  const pauses = (input.pauses ?? []).map((p) => {
-    if (p.to !== null) return p;
-    // A pause opened after `at` does not exist yet at `at`.
-    return toInstant(p.from).getTime() <= when.getTime() ? { ...p, to: when } : null;
-  });
-  const first = computeDeadline({
-    ...input,
-    extended: false,
-    pauses: pauses.filter((p): p is Pause => p !== null),
-  });
-  if (first.paused) return true; // unreachable: every pause is closed above
-  return when.getTime() <= first.dueAt.getTime();
+  return when.getTime() <= firstDeadline(input, when).dueAt.getTime();
 }
 
 /**

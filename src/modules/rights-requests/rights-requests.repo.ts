@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, inArray, lt, lte, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, isNotNull, lt, lte, ne, or, sql, type SQL } from 'drizzle-orm';
 import type { Tx } from '../../db/client.js';
 import { olderThan, type CreatedPosition } from '../../db/keyset.js';
 import { rightsRequestEvents, rightsRequests } from './rights-requests.table.js';
@@ -6,7 +6,7 @@ import { rightsRequestEvents, rightsRequests } from './rights-requests.table.js'
 export type RequestRow = typeof rightsRequests.$inferSelect;
 export type RequestEventRow = typeof rightsRequestEvents.$inferSelect;
 
-const OPEN = ['received', 'awaiting_identity', 'in_progress'] as const;
+import { OPEN_STATUSES as OPEN } from './rights-requests.transitions.js';
 
 export type RequestFilters = {
   status?: RequestRow['status'];
@@ -59,6 +59,25 @@ export function createRightsRequestsRepo(db: Tx) {
         .where(and(...conds))
         .orderBy(desc(rightsRequests.createdAt), desc(rightsRequests.id))
         .limit(page.limit);
+    },
+    /** How many requests of the subject, other than `exceptId`, hold its restricted flag: open ones with a
+     * restriction ground (restriction requests, objections restricting meanwhile) and restrictions granted. */
+    async restrictionHolders(tenantId: string, subjectId: string, exceptId: string, tx: Tx): Promise<number> {
+      const [row] = await tx
+        .select({ n: sql<number>`count(*)::int` })
+        .from(rightsRequests)
+        .where(
+          and(
+            eq(rightsRequests.tenantId, tenantId),
+            eq(rightsRequests.subjectId, subjectId),
+            ne(rightsRequests.id, exceptId),
+            or(
+              and(inArray(rightsRequests.status, [...OPEN]), isNotNull(rightsRequests.restrictionGround)),
+              and(eq(rightsRequests.type, 'restriction'), eq(rightsRequests.status, 'completed')),
+            ),
+          ),
+        );
+      return row?.n ?? 0;
     },
     async nextSeq(requestId: string, tx: Tx): Promise<number> {
       const [row] = await tx

@@ -2,6 +2,7 @@
 import { inTransaction, type Db, type Tx } from '../../db/client.js';
 import { open, seal } from '../../lib/crypto.js';
 import { decodeCreatedCursor, decodeCursor, encodeCursor, pageOf } from '../../lib/cursor.js';
+import { ValidationFailed } from '../../lib/errors.js';
 import { pastInstant } from '../../lib/instants.js';
 import { eventRow, type EventType } from '../outbox/outbox.events.js';
 import type { OutboxRepo } from '../outbox/outbox.repo.js';
@@ -12,24 +13,112 @@ import type { SubjectsService } from '../subjects/subjects.service.js';
 import type { TenantRow, TenantsRepo } from '../tenants/tenants.repo.js';
 import type { TenantContext } from '../tenants/tenants.service.js';
 import type { ConsentsService } from '../consents/consents.service.js';
-import { computeDeadline, extensionAllowed, reminderSchedule, type Deadline, type DeadlineInput } from './rights-requests.deadlines.js';
+import {
+  GROUNDS,
+  groundApplies,
+  LEGACY_GROUND_MAP,
+  type Ground,
+  type LegacyRejectionGround,
+  type NOTIFICATION_CHANNELS,
+  type Outcome,
+  type RestrictionGround,
+} from './rights-requests.catalogue.js';
+import { computeDeadline, extensionAllowed, firstDeadline, reminderSchedule, type Deadline, type DeadlineInput } from './rights-requests.deadlines.js';
 import { RequestNotFound, TransitionRefused } from './rights-requests.errors.js';
 import type { RequestFilters, RequestRow, RightsRequestsRepo } from './rights-requests.repo.js';
-import type { CreateRequest, RightsRequest, TransitionAction } from './rights-requests.schemas.js';
+import type { CreateRequest, RequestOutcome, RightsRequest } from './rights-requests.schemas.js';
 import type { StoredPause } from './rights-requests.table.js';
+import { allowedFrom, isOpen as isOpenStatus, TRANSITIONS, type Status, type TransitionAction } from './rights-requests.transitions.js';
 
 const REMINDER_TYPES = ['request.deadline_approaching', 'request.overdue'];
-const OPEN_STATUSES = new Set(['received', 'awaiting_identity', 'in_progress']);
 
 const detailsAad = (requestId: string) => `request-details:${requestId}`;
 const noteAad = (eventId: string) => `request-note:${eventId}`;
 const textsAad = (requestId: string) => `request-texts:${requestId}`;
 
 /** Free text about the person kept on a request, sealed together under the subject's key. */
-type RequestTexts = { extension_reason?: string; resolution?: string; detail?: string };
+type RequestTexts = {
+  extension_reason?: string;
+  resolution?: string;
+  detail?: string;
+  /** The reasonable doubts about identity given when proof was last asked (Art. 12(6)). */
+  identity_doubt?: string;
+  /** The human review of an automated decision (Art. 22(3)): the person's point of view, the decision after it. */
+  subject_view?: string;
+  review_decision?: string;
+};
+
+type NotificationChannel = (typeof NOTIFICATION_CHANNELS)[number];
+type Remedies = NonNullable<RequestOutcome['remedies']>;
+
+/** What the outcome column holds: the facts of the answer, never free text about the person. */
+type StoredOutcome = {
+  result?: Outcome;
+  grounds?: Ground[];
+  subject_notified_at?: string;
+  notified_by?: NotificationChannel;
+  remedies?: Remedies;
+  human_review?: { reviewer: string; decision_changed: boolean };
+  privacy_notice?: Record<string, unknown>;
+  automatic?: boolean;
+  /** Legacy: the rejection ground of the first version. */
+  ground?: LegacyRejectionGround;
+};
 
 type Actor = { tenantId: string; clientId: string };
-type TransitionInput = { at?: string; note?: string; reason?: string; ground?: string; detail?: string; resolution?: string; assignee?: string | null };
+/** Every transition body, merged: each action reads its own fields (the route has validated them). */
+export type TransitionInput = {
+  at?: string;
+  note?: string;
+  reason?: string;
+  detail?: string;
+  resolution?: string;
+  assignee?: string | null;
+  subject_informed_at?: string;
+  outcome?: Outcome;
+  grounds?: Ground[];
+  ground?: LegacyRejectionGround;
+  subject_notified_at?: string;
+  notified_by?: NotificationChannel;
+  human_review?: { reviewer: string; subject_view: string; decision: string; decision_changed: boolean };
+};
+
+/** An instant the client gives about the past (not in the future), bounded by the request's own dates. */
+function boundedInstant(field: string, value: string, now: Date, notBefore: { at: Date; what: string }, notAfter?: { at: Date; what: string }): Date {
+  const d = pastInstant(field, value, now);
+  if (d < notBefore.at) throw new ValidationFailed([{ field, message: `must not be before ${notBefore.what} (${notBefore.at.toISOString()})` }]);
+  if (notAfter && d > notAfter.at) throw new ValidationFailed([{ field, message: `must not be after ${notAfter.what} (${notAfter.at.toISOString()})` }]);
+  return d;
+}
+
+/** The grounds given, without repeats, each checked against the right asked. */
+function checkedGrounds(grounds: Ground[], type: RequestRow['type']): Ground[] {
+  const unique = [...new Set(grounds)];
+  const problems = unique.flatMap((g) =>
+    groundApplies(g, type) ? [] : [{ field: `grounds.${grounds.indexOf(g)}`, message: `${g} (${GROUNDS[g].article}) does not apply to a ${type} request` }],
+  );
+  if (problems.length) throw new ValidationFailed(problems);
+  return unique;
+}
+
+/** Art. 12(4): a refusal names where to complain and how to seek a judicial remedy; the tenant settings say which. */
+function remediesOf(tenant: TenantRow): Remedies {
+  const sa = tenant.supervisoryAuthority ? { name: tenant.supervisoryAuthority.name, url: tenant.supervisoryAuthority.url, address: tenant.supervisoryAuthority.address ?? null } : null;
+  const jr = tenant.judicialRemedy?.trim() ? tenant.judicialRemedy : null;
+  const missing: Remedies['not_configured'] = [];
+  if (!sa) missing.push('supervisory_authority');
+  if (!jr) missing.push('judicial_remedy');
+  const authority = sa
+    ? `${sa.name} (${sa.url}${sa.address ? `; ${sa.address}` : ''})`
+    : "a supervisory authority (not configured: the controller has not set the tenant's supervisory_authority)";
+  const court = jr ?? "not configured: the controller has not set the tenant's judicial_remedy";
+  return {
+    supervisory_authority: sa,
+    judicial_remedy: jr,
+    not_configured: missing,
+    statement: `You may lodge a complaint with ${authority} (Art. 77 GDPR) and seek a judicial remedy (Art. 79 GDPR): ${court}.`,
+  };
+}
 
 export function createRightsRequestsService(deps: {
   db: Db;
@@ -67,31 +156,66 @@ export function createRightsRequestsService(deps: {
     return Object.keys(texts).length ? seal(key, Buffer.from(JSON.stringify(texts)), textsAad(r.id)) : null;
   }
 
+  function presentOutcome(r: RequestRow, texts: RequestTexts): RequestOutcome | null {
+    const o = (r.outcome ?? null) as StoredOutcome | null;
+    if (!o && !texts.resolution && !texts.detail) return null;
+    const legacyGround = o?.ground && LEGACY_GROUND_MAP[o.ground];
+    return {
+      // A request rejected before outcomes were recorded was refused; one completed then may have been in part.
+      result: o?.result ?? (r.status === 'rejected' ? 'refused' : null),
+      grounds: o?.grounds ?? (legacyGround ? [legacyGround] : []),
+      resolution: texts.resolution ?? null,
+      detail: texts.detail ?? null,
+      subject_notified_at: o?.subject_notified_at ?? null,
+      notified_by: o?.notified_by ?? null,
+      remedies: o?.remedies ?? null,
+      human_review: o?.human_review ? { ...o.human_review, subject_view: texts.subject_view ?? null, decision: texts.review_decision ?? null } : null,
+      privacy_notice: o?.privacy_notice ?? null,
+      ground: o?.ground ?? null,
+    };
+  }
+
   function present(r: RequestRow, subject: SubjectRow | undefined, now: Date): RightsRequest {
     const key = subject ? subjects.dataKeyOf(subject) : null;
     const texts = textsOf(r, key);
-    const outcome = r.outcome || texts.resolution || texts.detail ? { ...(r.outcome ?? {}), ...(texts.resolution ? { resolution: texts.resolution } : {}), ...(texts.detail ? { detail: texts.detail } : {}) } : null;
+    const open_ = isOpenStatus(r.status);
     return {
       id: r.id,
       subject_id: r.subjectId,
       type: r.type,
       channel: r.channel,
       status: r.status,
+      locale: r.locale,
       received_at: r.receivedAt.toISOString(),
       due_date: r.dueDate,
       due_at: r.dueAt?.toISOString() ?? null,
-      paused: OPEN_STATUSES.has(r.status) && r.pauses.some((p) => p.to === null),
-      overdue: OPEN_STATUSES.has(r.status) && r.dueAt !== null && r.dueAt < now,
+      paused: open_ && r.pauses.some((p) => p.to === null),
+      overdue: open_ && r.dueAt !== null && r.dueAt < now,
       extended: r.extended,
       extension_reason: texts.extension_reason ?? r.extensionReason,
+      subject_informed_at: r.subjectInformedAt?.toISOString() ?? null,
+      identity_doubt: texts.identity_doubt ?? null,
+      restriction_ground: r.restrictionGround as RestrictionGround | null,
+      objection: r.objection ? { scope: r.objection.scope, purposes: r.objection.purposes } : null,
       rejection_ground: r.rejectionGround as RightsRequest['rejection_ground'],
       assignee: r.assignee,
       details: r.detailsSealed && key ? open(key, r.detailsSealed, detailsAad(r.id)).toString('utf8') : null,
-      outcome,
+      outcome: presentOutcome(r, texts),
       closed_at: r.closedAt?.toISOString() ?? null,
       created_at: r.createdAt.toISOString(),
       updated_at: r.updatedAt.toISOString(),
     };
+  }
+
+  /** Lifts the subject's restricted flag that `r` held (a restriction, or an objection restricting meanwhile), unless
+   * another restriction still holds it: an open request restricting, or a restriction granted. Under the subject's
+   * row lock, so two requests closing at once cannot both see the other still holding it. */
+  async function releaseRestriction(r: RequestRow, tx: Tx): Promise<'lifted' | 'kept'> {
+    const subject = await subjectsRepo.lock(r.tenantId, r.subjectId, tx);
+    if (!subject) return 'kept';
+    if ((await repo.restrictionHolders(r.tenantId, r.subjectId, r.id, tx)) > 0) return 'kept';
+    if (subject.restricted) await subjectsRepo.setFlags(r.tenantId, r.subjectId, { restricted: false, restrictedAt: null }, tx);
+    return 'lifted';
   }
 
   function eventData(r: RequestRow, extra: Record<string, string | number | boolean | null> = {}) {
@@ -102,7 +226,7 @@ export function createRightsRequestsService(deps: {
    * has passed are sent at once (a request entered late); otherwise only future ones are scheduled. */
   async function reschedule(tenant: TenantRow, r: RequestRow, now: Date, catchUp: boolean, tx: Tx): Promise<void> {
     await outbox.cancelPendingFor(r.id, REMINDER_TYPES, tx);
-    if (!OPEN_STATUSES.has(r.status) || !r.dueDate) return;
+    if (!isOpenStatus(r.status) || !r.dueDate) return;
     const rows = reminderSchedule({ dueDate: r.dueDate, timeZone: tenant.timezone, offsetsDays: tenant.reminderOffsetsDays })
       .filter((rem) => catchUp || rem.at > now)
       .map((rem) => ({
@@ -166,11 +290,20 @@ export function createRightsRequestsService(deps: {
           subject = await subjectsRepo.find(ctx.id, input.subject.id, tx);
           if (!subject) throw new SubjectNotFound();
         } else {
-          const found = await subjects.findOrCreate(ctx, { identifiers: input.subject.identifiers, external_ref: input.subject.external_ref }, tx);
+          // A person first met through their request is known only from it: not to be marketed to (Art. 5(1)(b)).
+          const found = await subjects.findOrCreate(ctx, { identifiers: input.subject.identifiers, external_ref: input.subject.external_ref }, tx, 'rights_request');
           subject = await subjectsRepo.find(ctx.id, found.subject.id, tx);
         }
         const id = crypto.randomUUID();
         const key = subjects.dataKeyOf(subject!);
+        const locale = input.locale ?? tenant.defaultLocale;
+        const objection =
+          input.type === 'objection'
+            ? { scope: input.objection?.scope ?? 'direct_marketing', purposes: input.objection?.purposes ? [...new Set(input.objection.purposes)] : null }
+            : null;
+        // An objection to processing may restrict it until decided: the Art. 18(1)(d) ground, held on the request.
+        const restrictionGround: RestrictionGround | null =
+          input.type === 'restriction' ? input.restriction_ground! : objection?.scope === 'processing' && input.restrict_meanwhile ? 'objection_pending' : null;
         const deadline = computeDeadline({ receivedAt, timeZone: tenant.timezone, policy: tenant.deadlinePolicy, holidayCalendar: tenant.holidayCalendar });
         let r = await repo.insert(
           {
@@ -180,6 +313,9 @@ export function createRightsRequestsService(deps: {
             type: input.type,
             channel: input.channel,
             status: 'received',
+            locale,
+            objection,
+            restrictionGround,
             receivedAt,
             detailsSealed: input.details && key ? seal(key, Buffer.from(input.details), detailsAad(id)) : null,
             ...deadlineFields(deadline),
@@ -192,30 +328,50 @@ export function createRightsRequestsService(deps: {
 
         // Effects that the law wants at once, whatever happens to the request afterwards.
         const effectAt = receivedAt.toISOString();
-        let closeWith: { resolution: string; privacy_notice?: unknown } | null = null;
-        if (input.type === 'objection') {
-          await consents.object(ctx.id, subject!.id, 'direct_marketing', effectAt, tx);
-          closeWith = { resolution: 'The objection to direct marketing is recorded: every direct-marketing purpose is blocked for the subject.' };
+        let closeWith: { resolution: string } | null = null;
+        let effect: Record<string, unknown> | null = null;
+        let outcome: StoredOutcome | null = null;
+        if (objection?.scope === 'direct_marketing') {
+          // Art. 21(3): absolute, nothing to assess.
+          await consents.object(ctx.id, subject!.id, { scope: 'direct_marketing', purposes: objection.purposes ?? undefined, occurred_at: effectAt, requestId: id }, tx);
+          closeWith = {
+            resolution: objection.purposes
+              ? `The objection to direct marketing is recorded: ${objection.purposes.join(', ')} ${objection.purposes.length === 1 ? 'is' : 'are'} blocked for the subject.`
+              : 'The objection to direct marketing is recorded: every direct-marketing purpose is blocked for the subject.',
+          };
+          outcome = { result: 'granted', grounds: [], automatic: true };
+        } else if (objection?.scope === 'processing') {
+          // Art. 21(1): pending until the DPO decides (complete: upheld; reject with compelling grounds: refused).
+          await consents.object(ctx.id, subject!.id, { scope: 'processing', purposes: objection.purposes!, occurred_at: effectAt, requestId: id }, tx);
+          effect = { objection: 'pending', purposes: objection.purposes };
+          if (restrictionGround) {
+            await subjectsRepo.setFlags(ctx.id, subject!.id, { restricted: true, restrictedAt: receivedAt }, tx);
+            effect.flag = 'restricted';
+            effect.restriction_ground = restrictionGround;
+          }
         } else if (input.type === 'information') {
-          closeWith = { resolution: 'The privacy notice is attached.', privacy_notice: await privacyNotice.render(ctx.id, undefined) };
+          // Art. 12(1), 13/14: the notice in the person's language; the request completes when it is recorded as sent.
+          outcome = { privacy_notice: (await privacyNotice.render(ctx.id, locale)) as unknown as Record<string, unknown> };
+          effect = { privacy_notice: 'attached', locale };
         } else if (input.type === 'automated_decision') {
-          await consents.object(ctx.id, subject!.id, 'automated_decisions', effectAt, tx);
+          await consents.object(ctx.id, subject!.id, { scope: 'automated_decisions', occurred_at: effectAt }, tx);
+          effect = { flag: 'automated_decision_objection' };
         } else if (input.type === 'restriction') {
           await subjectsRepo.setFlags(ctx.id, subject!.id, { restricted: true, restrictedAt: receivedAt }, tx);
+          effect = { flag: 'restricted', restriction_ground: restrictionGround };
         }
         if (closeWith) {
-          const { resolution, ...rest } = closeWith;
           r = await repo.update(
             r.id,
-            { status: 'completed', outcome: Object.keys(rest).length ? rest : null, textsSealed: sealTexts(r, key, { resolution }), closedAt: now, lastTransitionAt: receivedAt },
+            { status: 'completed', outcome, textsSealed: sealTexts(r, key, { resolution: closeWith.resolution }), closedAt: now, lastTransitionAt: receivedAt },
             tx,
           );
-          await audit(r, actor, 'complete', 'received', 'completed', receivedAt, now, { automatic: true }, undefined, key, tx);
+          await audit(r, actor, 'complete', 'received', 'completed', receivedAt, now, { automatic: true, outcome: 'granted' }, undefined, key, tx);
           events.push({ type: 'request.status_changed', data: eventData(r, { from: 'received', to: 'completed' }) });
           events.push({ type: 'request.completed', data: eventData(r) });
-        } else if (input.type === 'automated_decision' || input.type === 'restriction') {
-          r = await repo.update(r.id, { status: 'in_progress' }, tx);
-          await audit(r, actor, 'effect_applied', 'received', 'in_progress', receivedAt, now, { flag: input.type === 'restriction' ? 'restricted' : 'automated_decision_objection' }, undefined, key, tx);
+        } else if (effect) {
+          r = await repo.update(r.id, { status: 'in_progress', outcome }, tx);
+          await audit(r, actor, 'effect_applied', 'received', 'in_progress', receivedAt, now, effect, undefined, key, tx);
           events.push({ type: 'request.status_changed', data: eventData(r, { from: 'received', to: 'in_progress' }) });
         }
         await outbox.insert(events.map((e) => ({ ...eventRow(ctx.id, e.type, e.data, now), refId: r.id })), tx);
@@ -301,8 +457,9 @@ export function createRightsRequestsService(deps: {
       }
     },
 
-    /** One transition: refused with a 409 when the state does not allow it; recorded in the audit trail; announced
-     * through the outbox; the deadline and its reminders follow in the same transaction. */
+    /** One transition, as the table in rights-requests.transitions.ts allows it: refused with a 409 otherwise;
+     * recorded in the audit trail; announced through the outbox; the deadline and its reminders follow in the same
+     * transaction, and so do its effects on the subject (the restricted flag, the objections decided). */
     async transition(actor: Actor, id: string, action: TransitionAction, input: TransitionInput): Promise<RightsRequest> {
       const now = clock();
       return inTransaction(db, async (tx) => {
@@ -312,67 +469,117 @@ export function createRightsRequestsService(deps: {
         const subject = await subjectsRepo.find(actor.tenantId, r.subjectId, tx);
         const key = subject ? subjects.dataKeyOf(subject) : null;
         const at = pastInstant('at', input.at, now, r.lastTransitionAt);
-        const isOpen = OPEN_STATUSES.has(r.status);
         const openPause = r.pauses.find((p) => p.to === null);
         const refuse = (why: string): never => {
           throw new TransitionRefused(`Cannot ${action} a request that is ${r.status}${why ? `: ${why}` : ''}`);
         };
+        if (!allowedFrom(action, r.status)) refuse(action === 'complete' && r.status === 'awaiting_identity' ? 'identity is not verified yet' : '');
+        const notified = () => ({
+          subject_notified_at: boundedInstant('subject_notified_at', input.subject_notified_at!, now, { at: r.receivedAt, what: 'the request was received' }).toISOString(),
+          notified_by: input.notified_by!,
+        });
 
-        let status = r.status;
+        let status: Status = TRANSITIONS[action].to ?? r.status;
         let pauses: StoredPause[] = r.pauses;
         const patch: Partial<RequestRow> = {};
         const facts: Record<string, unknown> = {};
+        let note = input.note;
         switch (action) {
-          case 'request-identity':
-            if (r.status !== 'received' && r.status !== 'in_progress') refuse('');
+          case 'request-identity': {
             if (openPause) refuse(`the clock is already paused for ${openPause.kind}`);
-            status = 'awaiting_identity';
+            // Art. 12(3), 12(6): the doubts must be raised while the first month runs; the clock cannot stop afterwards.
+            const first = firstDeadline(deadlineInput(tenant, r), at);
+            if (at > first.dueAt) refuse(`the first deadline (${first.dueDate}) has passed; proof of identity must be asked for within the first month (Art. 12(3), 12(6))`);
             pauses = [...pauses, { kind: 'identity', from: at.toISOString(), to: null }];
+            patch.textsSealed = sealTexts(r, key, { identity_doubt: input.reason! });
+            facts.reason_given = true;
+            note ??= input.reason;
             break;
+          }
           case 'identity-verified':
-            if (r.status !== 'awaiting_identity') refuse('');
-            status = 'in_progress';
             pauses = pauses.map((p) => (p.to === null ? { ...p, to: at.toISOString() } : p));
             break;
           case 'request-clarification':
-            if (r.status !== 'received' && r.status !== 'in_progress') refuse('');
             if (openPause) refuse(`the clock is already paused for ${openPause.kind}`);
             pauses = [...pauses, { kind: 'clarification', from: at.toISOString(), to: null }];
             break;
           case 'clarification-received':
             // A request closed while paused keeps its open pause: closed is closed, whatever it was waiting for.
-            if (!isOpen) refuse('');
             if (!openPause || openPause.kind !== 'clarification') refuse('no clarification was asked for');
             pauses = pauses.map((p) => (p.to === null ? { ...p, to: at.toISOString() } : p));
             break;
-          case 'extend':
-            if (!isOpen) refuse('');
+          case 'extend': {
             if (r.extended) refuse('it was extended already; the deadline can be extended only once');
-            if (!extensionAllowed(deadlineInput(tenant, r), at)) refuse('the first month has run out; an extension must be decided within it');
+            const input_ = deadlineInput(tenant, r);
+            if (!extensionAllowed(input_, at)) refuse('the first month has run out; an extension must be decided within it (Art. 12(3))');
+            // Art. 12(3): the person is told of the extension, with the reasons, within the first month.
+            const first = firstDeadline(input_, at);
+            const informed = boundedInstant(
+              'subject_informed_at',
+              input.subject_informed_at!,
+              now,
+              { at: r.receivedAt, what: 'the request was received' },
+              { at: first.dueAt, what: `the first deadline, ${first.dueDate}: the person must be told within the first month (Art. 12(3))` },
+            );
             patch.extended = true;
+            patch.subjectInformedAt = informed;
             patch.textsSealed = sealTexts(r, key, { extension_reason: input.reason! });
             facts.reason_given = true;
+            facts.subject_informed_at = informed.toISOString();
+            note ??= input.reason;
             break;
-          case 'reject':
-            if (!isOpen) refuse('');
-            status = 'rejected';
-            patch.rejectionGround = input.ground!;
-            patch.outcome = { ground: input.ground };
+          }
+          case 'reject': {
+            const legacy = input.ground ? LEGACY_GROUND_MAP[input.ground] : null;
+            const grounds = checkedGrounds([...(input.grounds ?? []), ...(legacy ? [legacy] : [])], r.type);
+            const told = notified();
+            patch.rejectionGround = input.ground ?? null;
+            patch.outcome = {
+              ...((r.outcome ?? {}) as StoredOutcome),
+              result: 'refused',
+              grounds,
+              ...told,
+              remedies: remediesOf(tenant),
+              ...(input.ground ? { ground: input.ground } : {}),
+            } satisfies StoredOutcome;
             patch.textsSealed = sealTexts(r, key, { detail: input.detail! });
-            facts.ground = input.ground;
+            Object.assign(facts, { outcome: 'refused', grounds, notified_by: told.notified_by, detail_given: true }, input.ground ? { ground: input.ground } : {});
+            note ??= input.detail;
             break;
-          case 'complete':
-            if (r.status !== 'received' && r.status !== 'in_progress') refuse(r.status === 'awaiting_identity' ? 'identity is not verified yet' : '');
+          }
+          case 'complete': {
             if (openPause) refuse('a clarification is still awaited');
-            status = 'completed';
-            patch.textsSealed = sealTexts(r, key, { resolution: input.resolution! });
+            const result = input.outcome ?? 'granted';
+            const grounds = checkedGrounds(input.grounds ?? [], r.type);
+            // Art. 22(3): the person's right to obtain human intervention, express their view and contest the decision.
+            if (r.type === 'automated_decision' && !input.human_review) {
+              throw new ValidationFailed([{ field: 'human_review', message: 'is required to complete an automated_decision request: the human review (Art. 22(3))' }]);
+            }
+            if (r.type !== 'automated_decision' && input.human_review) {
+              throw new ValidationFailed([{ field: 'human_review', message: 'is only for an automated_decision request' }]);
+            }
+            const told = notified();
+            const review = input.human_review;
+            patch.outcome = {
+              ...((r.outcome ?? {}) as StoredOutcome),
+              result,
+              grounds,
+              ...told,
+              ...(result === 'partially_granted' ? { remedies: remediesOf(tenant) } : {}),
+              ...(review ? { human_review: { reviewer: review.reviewer, decision_changed: review.decision_changed } } : {}),
+            } satisfies StoredOutcome;
+            const texts: RequestTexts = {};
+            if (input.resolution) texts.resolution = input.resolution;
+            if (review) Object.assign(texts, { subject_view: review.subject_view, review_decision: review.decision });
+            if (Object.keys(texts).length) patch.textsSealed = sealTexts(r, key, texts);
+            Object.assign(facts, { outcome: result, notified_by: told.notified_by }, grounds.length ? { grounds } : {});
+            if (review) Object.assign(facts, { human_review: true, reviewer: review.reviewer, decision_changed: review.decision_changed });
+            note ??= input.resolution;
             break;
+          }
           case 'withdraw':
-            if (!isOpen) refuse('');
-            status = 'withdrawn';
             break;
           case 'assign':
-            if (!isOpen) refuse('');
             patch.assignee = input.assignee ?? null;
             facts.assignee = input.assignee ?? null;
             if (r.status === 'received' && input.assignee) status = 'in_progress';
@@ -380,8 +587,21 @@ export function createRightsRequestsService(deps: {
           case 'comment':
             break;
         }
-        if (action === 'reject' && input.detail) facts.detail_given = true;
-        const closes = OPEN_STATUSES.has(r.status) && !OPEN_STATUSES.has(status);
+
+        const closes = isOpenStatus(r.status) && !isOpenStatus(status);
+        if (closes && r.type === 'objection' && r.objection?.scope === 'processing') {
+          // Art. 21(1): upheld unless compelling legitimate grounds were shown (the refusal gives them, with reasons);
+          // a request the person withdraws takes its objections with it.
+          const decision = status === 'completed' ? 'upheld' : status === 'withdrawn' ? 'withdrawn' : 'refused';
+          await consents.decideObjections(actor.tenantId, r.id, decision, tx);
+          facts.objections = decision;
+        }
+        // A restriction granted stays until lifted (Art. 18(3)); one refused or withdrawn, or an objection decided,
+        // no longer holds the flag.
+        if (closes && r.restrictionGround && !(r.type === 'restriction' && status === 'completed')) {
+          facts.restriction = await releaseRestriction(r, tx);
+        }
+
         const timed = action !== 'comment';
         const deadline = computeDeadline(deadlineInput(tenant, { ...r, pauses, extended: patch.extended ?? r.extended }));
         const updated = await repo.update(
@@ -396,7 +616,6 @@ export function createRightsRequestsService(deps: {
           },
           tx,
         );
-        const note = input.note ?? (action === 'reject' ? input.detail : action === 'complete' ? input.resolution : action === 'extend' ? input.reason : undefined);
         if (updated.dueDate !== r.dueDate) facts.due_date = updated.dueDate;
         await audit(updated, actor, action, r.status, status === r.status ? null : status, at, now, Object.keys(facts).length ? facts : null, note, key, tx);
 

@@ -19,6 +19,14 @@ export const rightsRequests = pgTable(
     type: text('type', { enum: REQUEST_TYPES }).notNull(),
     channel: text('channel', { enum: REQUEST_CHANNELS }).notNull(),
     status: text('status', { enum: REQUEST_STATUSES }).notNull(),
+    // The person's language: an information request is answered in it.
+    locale: text('locale'),
+    // Objection requests: what is objected to (direct_marketing, or processing of the purposes named).
+    objection: jsonb('objection').$type<{ scope: 'direct_marketing' | 'processing'; purposes: string[] | null }>(),
+    // Restriction requests: the Art. 18(1) ground, (a) to (d).
+    restrictionGround: text('restriction_ground'),
+    // When the person was told of the extension (no later than the first due date, Art. 12(3)).
+    subjectInformedAt: clientInstant('subject_informed_at'),
     receivedAt: clientInstant('received_at').notNull(),
     // Free text from or about the person (the corrections asked, for rectification): sealed under the subject's key.
     detailsSealed: bytea('details_sealed'),

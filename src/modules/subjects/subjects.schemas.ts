@@ -45,6 +45,9 @@ export const SubjectSchema = z
     id: z.uuid(),
     external_ref: z.string().nullable(),
     status: z.enum(['active', 'erased']),
+    origin: z
+      .enum(['crm', 'rights_request'])
+      .describe('crm: added by the CRM; rights_request: known only from a rights request they made, so never marketed to without a grant for the purpose (Art. 5(1)(b))'),
     identifiers: z
       .array(z.object({ type: z.enum(IDENTIFIER_TYPES), value: z.string() }))
       .optional()

@@ -50,6 +50,7 @@ export function createSubjectsService(deps: { db: Db; repo: SubjectsRepo; keyrin
       id: row.id,
       external_ref: row.externalRef,
       status: row.status,
+      origin: row.origin,
       identifiers: ids.map((i) => ({ type: i.type as IdentifierType, value: open(key!, i.valueSealed, identifierAad(row.id, i.type)).toString('utf8') })),
       marketing_objection: row.marketingObjection,
       marketing_objection_at: row.marketingObjectionAt?.toISOString() ?? null,
@@ -75,7 +76,12 @@ export function createSubjectsService(deps: { db: Db; repo: SubjectsRepo; keyrin
     present,
 
     /** Finds the subject owning any of the identifiers (or the external_ref), or creates one. */
-    async findOrCreate(ctx: TenantContext, input: CreateSubject, outer: Tx = db): Promise<{ created: boolean; subject: Subject }> {
+    async findOrCreate(
+      ctx: TenantContext,
+      input: CreateSubject,
+      outer: Tx = db,
+      origin: 'crm' | 'rights_request' = 'crm',
+    ): Promise<{ created: boolean; subject: Subject }> {
       const ids = indexIdentifiers(ctx, input.identifiers);
       return inTransaction(outer, async (tx) => {
         const lockKeys = ids.map((i) => `${i.type}:${i.blindIndex.toString('hex')}`);
@@ -98,7 +104,7 @@ export function createSubjectsService(deps: { db: Db; repo: SubjectsRepo; keyrin
         const id = crypto.randomUUID();
         const { key, wrapped, keyId } = newWrappedKey(keyring.current, dataKeyAad(id));
         const row = await repo.insertSubject(
-          { id, tenantId: ctx.id, externalRef: input.external_ref ?? null, dataKeyWrapped: wrapped, keyId },
+          { id, tenantId: ctx.id, externalRef: input.external_ref ?? null, dataKeyWrapped: wrapped, keyId, origin },
           tx,
         );
         await repo.insertIdentifiers(sealIdentifiers(ctx.id, row, key, ids), tx);
@@ -107,10 +113,10 @@ export function createSubjectsService(deps: { db: Db; repo: SubjectsRepo; keyrin
       });
     },
 
-    async get(tenantId: string, id: string): Promise<Subject> {
-      const row = await repo.find(tenantId, id);
+    async get(tenantId: string, id: string, tx: Tx = db): Promise<Subject> {
+      const row = await repo.find(tenantId, id, tx);
       if (!row) throw new SubjectNotFound();
-      return present(tenantId, row);
+      return present(tenantId, row, tx);
     },
 
     async lookup(ctx: TenantContext, identifiers: IdentifierInput[]): Promise<Subject> {

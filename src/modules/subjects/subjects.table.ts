@@ -11,6 +11,9 @@ export const subjects = pgTable(
     // The CRM's own record key for this person: an opaque reference, not a contact detail.
     externalRef: text('external_ref'),
     status: text('status', { enum: ['active', 'erased'] }).notNull().default('active'),
+    // How the person became known: crm (added by the CRM) or rights_request (known only from a request they made,
+    // and so never marketed to without a grant: purpose limitation, Art. 5(1)(b)).
+    origin: text('origin', { enum: ['crm', 'rights_request'] }).notNull().default('crm'),
     marketingObjection: boolean('marketing_objection').notNull().default(false),
     marketingObjectionAt: clientInstant('marketing_objection_at'),
     automatedDecisionObjection: boolean('automated_decision_objection').notNull().default(false),

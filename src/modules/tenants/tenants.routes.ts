@@ -30,7 +30,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
         tags: ['tenant'],
         summary: "Change the tenant's settings",
         description:
-          'Changes the name, time zone, deadline policy, holiday calendar, reminder offsets or default locale. An unknown IANA time zone or holiday calendar is a 400 naming the field. Needs the scope tenant:admin.',
+          "Changes the name, time zone, deadline policy, holiday calendar, reminder offsets, default locale, and the legal settings the privacy notice and every refusal must state: the controller's and the DPO's contact details (Art. 13(1)(a)-(b); each an object with at least one of email, address, phone or url, replaced whole), the supervisory authority (name and https URL, Art. 13(2)(d), 77) and the judicial remedy (Art. 79, Art. 12(4)); null clears one. An unknown IANA time zone or holiday calendar is a 400 naming the field. Needs the scope tenant:admin.",
         body: UpdateTenantBody,
         response: { 200: TenantSchema, ...problems(413, 415) },
       },

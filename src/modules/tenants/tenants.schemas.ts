@@ -5,6 +5,45 @@ export const LocaleSchema = z
   .regex(/^[a-z]{2,3}(-[A-Z]{2})?$/, 'must be a language tag such as en, bg or pt-BR')
   .meta({ id: 'Locale', description: 'A BCP 47 language tag: language, optionally with a region (en, bg, pt-BR)', example: 'bg' });
 
+const bounded = (max: number) => z.string().trim().min(1).max(max).meta({ pattern: '\\S' });
+const HttpsUrlCheck = z.url({ protocol: /^https$/, hostname: z.regexes.domain });
+// One refinement, so a bad URL is named once whatever is wrong with it.
+const httpsUrl = z
+  .string()
+  .max(2000)
+  .refine((v) => HttpsUrlCheck.safeParse(v).success, 'must be an https URL with a domain name')
+  .meta({ format: 'uri', pattern: '^https://' })
+  .describe('An https URL');
+
+/** How a person reaches the controller or its DPO (Art. 13(1)(a)-(b), 14(1)(a)-(b)). */
+export const ContactSchema = z
+  .object({
+    name: bounded(200).optional().describe('Name of the organisation, office or person'),
+    address: bounded(500).optional().describe('Postal address'),
+    email: z.email().max(254).optional(),
+    phone: z
+      .string()
+      .trim()
+      .regex(/^\+?[0-9][0-9 ().\/-]{2,38}[0-9]$/, 'must be a telephone number: digits, spaces and + ( ) . / -')
+      .optional(),
+    url: httpsUrl.optional().describe('A contact form or page, https'),
+  })
+  .strict()
+  .refine((c) => c.email !== undefined || c.address !== undefined || c.phone !== undefined || c.url !== undefined, {
+    message: 'must give at least one way to reach it: email, address, phone or url',
+  })
+  .meta({ id: 'Contact', description: 'Contact details; at least one of email, address, phone or url' });
+
+/** The authority a person may complain to (Art. 13(2)(d), 77), named in the notice and in every refusal (Art. 12(4)). */
+export const SupervisoryAuthoritySchema = z
+  .object({
+    name: bounded(200),
+    url: httpsUrl,
+    address: bounded(500).optional(),
+  })
+  .strict()
+  .meta({ id: 'SupervisoryAuthority', description: 'The supervisory authority competent for the controller' });
+
 export const TenantSchema = z
   .object({
     id: z.uuid(),
@@ -15,6 +54,10 @@ export const TenantSchema = z
     reminder_offsets_days: z.array(z.number().int()).describe('Days before a deadline on which the DPO is reminded'),
     default_locale: LocaleSchema,
     dpo_email: z.string().nullable().describe('The DPO address that reminders and new-request alerts are emailed to (when the operator set SMTP_URL)'),
+    controller_contact: ContactSchema.nullable().describe("The controller's contact details as the privacy notice shows them (Art. 13(1)(a))"),
+    dpo_contact: ContactSchema.nullable().describe("The data protection officer's contact details as the privacy notice shows them (Art. 13(1)(b))"),
+    supervisory_authority: SupervisoryAuthoritySchema.nullable().describe('Where a person may lodge a complaint (Art. 13(2)(d), 77); named in the notice and in refusals (Art. 12(4))'),
+    judicial_remedy: z.string().nullable().describe('How a person may seek a judicial remedy (Art. 79), stated in refusals (Art. 12(4))'),
     created_at: z.iso.datetime(),
     updated_at: z.iso.datetime(),
   })
@@ -38,6 +81,10 @@ export const TenantSettingsSchema = z.object({
     .describe('Days before the deadline to remind the DPO, e.g. [7, 2]'),
   default_locale: LocaleSchema.optional(),
   dpo_email: z.email().max(254).nullable().optional().describe('The DPO address for reminder emails; null to stop emails'),
+  controller_contact: ContactSchema.nullable().optional().describe("The controller's contact details for the privacy notice (Art. 13(1)(a)); replaces the whole object; null to clear"),
+  dpo_contact: ContactSchema.nullable().optional().describe("The DPO's contact details for the privacy notice (Art. 13(1)(b)); replaces the whole object; null to clear"),
+  supervisory_authority: SupervisoryAuthoritySchema.nullable().optional().describe('The competent supervisory authority (Art. 13(2)(d), 77); null to clear'),
+  judicial_remedy: bounded(2000).nullable().optional().describe('How to seek a judicial remedy (Art. 79), e.g. the competent court; null to clear'),
 });
 
 export const UpdateTenantBody = TenantSettingsSchema.strict().meta({ id: 'UpdateTenant', description: 'Settings to change; absent fields stay as they are' });

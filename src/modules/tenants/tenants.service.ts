@@ -27,6 +27,10 @@ export function toTenant(row: TenantRow): Tenant {
     reminder_offsets_days: row.reminderOffsetsDays,
     default_locale: row.defaultLocale,
     dpo_email: row.dpoEmail,
+    controller_contact: row.controllerContact ?? null,
+    dpo_contact: row.dpoContact ?? null,
+    supervisory_authority: row.supervisoryAuthority ?? null,
+    judicial_remedy: row.judicialRemedy ?? null,
     created_at: row.createdAt.toISOString(),
     updated_at: row.updatedAt.toISOString(),
   };
@@ -70,6 +74,10 @@ export function createTenantsService(deps: { repo: TenantsRepo; keyring: Keyring
         reminderOffsetsDays: input.reminder_offsets_days ?? [7, 2],
         defaultLocale: input.default_locale ?? 'en',
         dpoEmail: input.dpo_email ?? null,
+        controllerContact: input.controller_contact ?? null,
+        dpoContact: input.dpo_contact ?? null,
+        supervisoryAuthority: input.supervisory_authority ?? null,
+        judicialRemedy: input.judicial_remedy ?? null,
         indexKeyWrapped: wrapped,
         keyId,
       });
@@ -92,6 +100,10 @@ export function createTenantsService(deps: { repo: TenantsRepo; keyring: Keyring
         reminderOffsetsDays: patch.reminder_offsets_days,
         defaultLocale: patch.default_locale,
         dpoEmail: patch.dpo_email,
+        controllerContact: patch.controller_contact,
+        dpoContact: patch.dpo_contact,
+        supervisoryAuthority: patch.supervisory_authority,
+        judicialRemedy: patch.judicial_remedy,
       });
       if (!row) throw new UnknownTenant();
       cache.delete(tenantId);

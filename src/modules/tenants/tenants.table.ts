@@ -1,7 +1,9 @@
 import { sql } from 'drizzle-orm';
-import { integer, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { integer, jsonb, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 
 import { bytea } from '../../db/columns.js';
+
+export type ContactDetails = { name?: string; address?: string; email?: string; phone?: string; url?: string };
 
 export const tenants = pgTable('tenants', {
   id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
@@ -13,6 +15,12 @@ export const tenants = pgTable('tenants', {
   defaultLocale: text('default_locale').notNull().default('en'),
   // Where reminders and new-request alerts are emailed when SMTP_URL is set (the DPO's work address).
   dpoEmail: text('dpo_email'),
+  // What the privacy notice and every refusal must name (Art. 13(1)(a)-(b), 12(4)): the controller and its DPO as
+  // the person may contact them, the supervisory authority, and the judicial remedy.
+  controllerContact: jsonb('controller_contact').$type<ContactDetails>(),
+  dpoContact: jsonb('dpo_contact').$type<ContactDetails>(),
+  supervisoryAuthority: jsonb('supervisory_authority').$type<{ name: string; url: string; address?: string }>(),
+  judicialRemedy: text('judicial_remedy'),
   // Per-tenant key for blind indexes, wrapped by the master key named by key_id.
   indexKeyWrapped: bytea('index_key_wrapped').notNull(),
   keyId: text('key_id').notNull(),

@@ -66,7 +66,7 @@ t.test('campaign check', async (t) => {
   t.test('an Art. 22 objection blocks automated-decision purposes', async (t) => {
     const res = await ta.call({ method: 'POST', url: `/v1/subjects/${granted}/objections`, payload: { scope: 'automated_decisions' } });
     t.equal(res.statusCode, 201);
-    t.equal(res.json().automated_decision_objection, true);
+    t.equal(res.json().subject.automated_decision_objection, true);
     const [scoring] = await check('scoring', ['granted@example.com']);
     t.same([scoring!.allowed, scoring!.reason], [false, 'objected']);
     const [newsletter] = await check('newsletter', ['granted@example.com']);
@@ -85,7 +85,7 @@ t.test('campaign check', async (t) => {
       payload: { scope: 'direct_marketing', occurred_at: '2020-01-01T00:00:00Z' },
     });
     t.equal(again.statusCode, 200);
-    t.not(again.json().marketing_objection_at, '2020-01-01T00:00:00.000Z');
+    t.not(again.json().subject.marketing_objection_at, '2020-01-01T00:00:00.000Z');
     const bad = await ta.call({ method: 'POST', url: `/v1/subjects/${objector}/objections`, payload: { scope: 'everything' } });
     t.equal(bad.statusCode, 400);
   });

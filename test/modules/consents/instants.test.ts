@@ -14,7 +14,7 @@ t.test('client instants out of range are refused with 400 naming the field', asy
     const consent = await ta.call({
       method: 'POST',
       url: `/v1/subjects/${subject}/consents`,
-      payload: { occurred_at: at, decisions: [{ purpose: 'newsletter', action: 'grant', source: 'api' }] },
+      payload: { occurred_at: at, decisions: [{ purpose: 'newsletter', action: 'grant', source: 'api', evidence: { form_id: 'signup-form' } }] },
     });
     t.equal(consent.statusCode, 400, `occurred_at ${at}`);
     t.ok(consent.json().errors.some((e: { field: string }) => e.field === 'occurred_at'), 'names occurred_at');
@@ -38,7 +38,7 @@ t.test('client instants out of range are refused with 400 naming the field', asy
   const ok = await ta.call({
     method: 'POST',
     url: `/v1/subjects/${subject}/consents`,
-    payload: { occurred_at: '1970-01-01T00:00:00Z', decisions: [{ purpose: 'newsletter', action: 'grant', source: 'written' }] },
+    payload: { occurred_at: '1970-01-01T00:00:00Z', decisions: [{ purpose: 'newsletter', action: 'grant', source: 'written', evidence: { collected_by: 'front-desk' } }] },
   });
   t.equal(ok.statusCode, 201, 'the first instant of the range is accepted');
   const state = await ta.call({ method: 'GET', url: `/v1/subjects/${subject}/consents` });

@@ -85,7 +85,7 @@ t.test('ledger integrity', async (t) => {
         ta.call({
           method: 'POST',
           url: `/v1/subjects/${subject}/consents`,
-          payload: { decisions: [{ purpose: i % 2 ? 'newsletter' : 'offers', action: 'grant', source: 'api' }] },
+          payload: { decisions: [{ purpose: i % 2 ? 'newsletter' : 'offers', action: 'grant', source: 'api', evidence: { form_id: 'signup-form' } }] },
         }),
       ),
     );
@@ -111,7 +111,7 @@ t.test('ledger integrity', async (t) => {
       const pendingA = ta.call({
         method: 'POST',
         url: `/v1/subjects/${a}/consents`,
-        payload: { decisions: [{ purpose: 'newsletter', action: 'grant', source: 'api' }] },
+        payload: { decisions: [{ purpose: 'newsletter', action: 'grant', source: 'api', evidence: { form_id: 'signup-form' } }] },
       });
       await new Promise((r) => setTimeout(r, 200));
       await client.query('COMMIT');
@@ -125,7 +125,7 @@ t.test('ledger integrity', async (t) => {
     const subject = await createSubject(ta, 'retry@example.com');
     const send = (body: object, key = 'grant-123') =>
       ta.call({ method: 'POST', url: `/v1/subjects/${subject}/consents`, headers: { 'idempotency-key': key }, payload: body });
-    const body = { decisions: [{ purpose: 'newsletter', action: 'grant', source: 'api' }] };
+    const body = { decisions: [{ purpose: 'newsletter', action: 'grant', source: 'api', evidence: { form_id: 'signup-form' } }] };
     const first = await send(body);
     const again = await send(body);
     t.equal(first.statusCode, 201);

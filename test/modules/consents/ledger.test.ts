@@ -45,7 +45,7 @@ t.test('consent ledger', async (t) => {
             source: 'web_form',
             evidence: { ip: '203.0.113.7', user_agent: 'Mozilla/5.0', form_id: 'signup-v3', text_shown: 'Send me the monthly newsletter' },
           },
-          { purpose: 'profiling', action: 'grant', source: 'web_form' },
+          { purpose: 'profiling', action: 'grant', source: 'web_form', evidence: { form_id: 'signup-form' } },
         ],
       },
     });
@@ -65,7 +65,7 @@ t.test('consent ledger', async (t) => {
     const history = await ta.call({ method: 'GET', url: `/v1/subjects/${subject}/consents/history` });
     t.equal(history.statusCode, 200);
     t.equal(history.json().items[0].evidence.form_id, 'signup-v3', 'history decrypts evidence for the caller');
-    t.equal(history.json().items[1].evidence, null);
+    t.same(history.json().items[1].evidence, { form_id: 'signup-form' }, 'every grant says how it was collected');
   });
 
   t.test('history is cursor-paginated in ledger order', async (t) => {
@@ -100,7 +100,7 @@ t.test('consent ledger', async (t) => {
     await ta.call({
       method: 'POST',
       url: `/v1/subjects/${subject}/consents`,
-      payload: { occurred_at: '2026-02-01T12:00:00Z', decisions: [{ purpose: 'newsletter', action: 'grant', source: 'written' }] },
+      payload: { occurred_at: '2026-02-01T12:00:00Z', decisions: [{ purpose: 'newsletter', action: 'grant', source: 'written', evidence: { collected_by: 'front-desk' } }] },
     });
     const state = await ta.call({ method: 'GET', url: `/v1/subjects/${subject}/consents` });
     t.equal(state.json().purposes[0].status, 'withdrawn');
@@ -112,7 +112,7 @@ t.test('consent ledger', async (t) => {
     const notConsent = await ta.call({
       method: 'POST',
       url: `/v1/subjects/${subject}/consents`,
-      payload: { decisions: [{ purpose: 'billing', action: 'grant', source: 'api' }] },
+      payload: { decisions: [{ purpose: 'billing', action: 'grant', source: 'api', evidence: { form_id: 'signup-form' } }] },
     });
     t.equal(notConsent.statusCode, 422);
     t.equal(notConsent.headers['content-type'], 'application/problem+json');
@@ -122,7 +122,7 @@ t.test('consent ledger', async (t) => {
     const unknown = await ta.call({
       method: 'POST',
       url: `/v1/subjects/${subject}/consents`,
-      payload: { decisions: [{ purpose: 'nope', action: 'grant', source: 'api' }] },
+      payload: { decisions: [{ purpose: 'nope', action: 'grant', source: 'api', evidence: { form_id: 'signup-form' } }] },
     });
     t.equal(unknown.statusCode, 422);
     t.equal(unknown.json().code, 'UNKNOWN_PURPOSE');
@@ -130,7 +130,7 @@ t.test('consent ledger', async (t) => {
     const version = await ta.call({
       method: 'POST',
       url: `/v1/subjects/${subject}/consents`,
-      payload: { decisions: [{ purpose: 'newsletter', action: 'grant', source: 'api', purpose_version: 9 }] },
+      payload: { decisions: [{ purpose: 'newsletter', action: 'grant', source: 'api', evidence: { form_id: 'signup-form' }, purpose_version: 9 }] },
     });
     t.equal(version.statusCode, 422);
     t.equal(version.json().code, 'UNKNOWN_PURPOSE_VERSION');
@@ -138,7 +138,7 @@ t.test('consent ledger', async (t) => {
     const future = await ta.call({
       method: 'POST',
       url: `/v1/subjects/${subject}/consents`,
-      payload: { occurred_at: '2999-01-01T00:00:00Z', decisions: [{ purpose: 'newsletter', action: 'grant', source: 'api' }] },
+      payload: { occurred_at: '2999-01-01T00:00:00Z', decisions: [{ purpose: 'newsletter', action: 'grant', source: 'api', evidence: { form_id: 'signup-form' } }] },
     });
     t.equal(future.statusCode, 400);
     t.same(future.json().errors, [{ field: 'occurred_at', message: 'must not be in the future' }]);
@@ -154,7 +154,7 @@ t.test('consent ledger', async (t) => {
     const massAssign = await ta.call({
       method: 'POST',
       url: `/v1/subjects/${subject}/consents`,
-      payload: { decisions: [{ purpose: 'newsletter', action: 'grant', source: 'api', hash: 'x' }] },
+      payload: { decisions: [{ purpose: 'newsletter', action: 'grant', source: 'api', evidence: { form_id: 'signup-form' }, hash: 'x' }] },
     });
     t.equal(massAssign.statusCode, 400);
     t.same(massAssign.json().errors, [{ field: 'decisions.0.hash', message: 'is not a known field' }]);
@@ -162,7 +162,7 @@ t.test('consent ledger', async (t) => {
     const missing = await ta.call({
       method: 'POST',
       url: '/v1/subjects/00000000-0000-4000-8000-000000000000/consents',
-      payload: { decisions: [{ purpose: 'newsletter', action: 'grant', source: 'api' }] },
+      payload: { decisions: [{ purpose: 'newsletter', action: 'grant', source: 'api', evidence: { form_id: 'signup-form' } }] },
     });
     t.equal(missing.statusCode, 404);
 
@@ -182,8 +182,8 @@ t.test('consent ledger', async (t) => {
       url: `/v1/subjects/${subject}/consents`,
       payload: {
         decisions: [
-          { purpose: 'newsletter', action: 'grant', source: 'api', purpose_version: 1 },
-          { purpose: 'profiling', action: 'grant', source: 'api' },
+          { purpose: 'newsletter', action: 'grant', source: 'api', evidence: { form_id: 'signup-form' }, purpose_version: 1 },
+          { purpose: 'profiling', action: 'grant', source: 'api', evidence: { form_id: 'signup-form' } },
         ],
       },
     });

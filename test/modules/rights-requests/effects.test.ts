@@ -57,7 +57,8 @@ t.test('objection: the direct-marketing objection holds from the next check, and
     ['created', null, 'received'],
     ['complete', 'received', 'completed'],
   ], 'the completion is in the audit trail');
-  t.same(events[1]!.facts, { automatic: true });
+  t.same(events[1]!.facts, { automatic: true, outcome: 'granted' });
+  t.match(r.outcome, { result: 'granted', grounds: [] }, 'granted, at once');
   const pending = await ta.sql.query(
     `SELECT count(*) FROM outbox WHERE ref_id = $1 AND status = 'pending' AND payload->>'type' IN ('request.deadline_approaching', 'request.overdue')`,
     [r.id],
@@ -101,10 +102,20 @@ t.test('automated_decision: sets the Art. 22 flag and stays open until the human
   ]);
   t.same(events[1]!.facts, { flag: 'automated_decision_objection' });
 
-  const review = await ta.call({ method: 'POST', url: `/v1/rights-requests/${r.id}/complete`, payload: { resolution: 'A credit officer reviewed the decision and confirmed it' } });
+  const review = await ta.call({
+    method: 'POST',
+    url: `/v1/rights-requests/${r.id}/complete`,
+    payload: {
+      resolution: 'A credit officer reviewed the decision and confirmed it',
+      subject_notified_at: new Date().toISOString(),
+      notified_by: 'letter',
+      human_review: { reviewer: 'credit-officer-ivanova', subject_view: 'My income was misread', decision: 'Refusal confirmed: the income was read right', decision_changed: false },
+    },
+  });
   t.equal(review.statusCode, 200, review.body);
   t.equal(review.json().status, 'completed');
-  t.equal(review.json().outcome.resolution, 'A credit officer reviewed the decision and confirmed it', 'the human review is recorded');
+  t.equal(review.json().outcome.resolution, 'A credit officer reviewed the decision and confirmed it', 'the resolution is recorded');
+  t.same(review.json().outcome.human_review, { reviewer: 'credit-officer-ivanova', subject_view: 'My income was misread', decision: 'Refusal confirmed: the income was read right', decision_changed: false }, 'the human review is recorded');
   const after = await trail(ta, r.id);
   t.same(after.at(-1)!.action, 'complete');
   t.equal(after.at(-1)!.note, 'A credit officer reviewed the decision and confirmed it');
@@ -118,35 +129,50 @@ t.test('restriction: the restricted flag at once, the check answers restricted, 
   for (const p of ['newsletter', 'scoring', 'service-updates']) await grant(ta, subject, p);
   t.equal(await check(ta, 'service-updates', email), 'consent_granted');
 
-  const r = await openFor(ta, subject, 'restriction');
+  const r = await openFor(ta, subject, 'restriction', { restriction_ground: 'accuracy_contested' });
   t.same(await flags(ta, subject), { ...NO_FLAGS, restricted: true });
+  t.equal(r.restriction_ground, 'accuracy_contested', 'the Art. 18(1)(a) ground is stored and shown');
   for (const p of ['newsletter', 'scoring', 'service-updates']) t.equal(await check(ta, p, email), 'restricted', `${p}: restricted`);
   t.equal(r.status, 'in_progress');
   t.equal(r.closed_at, null);
   const events = await trail(ta, r.id);
   t.same(events.map((e) => e.action), ['created', 'effect_applied']);
-  t.same(events[1]!.facts, { flag: 'restricted' });
+  t.same(events[1]!.facts, { flag: 'restricted', restriction_ground: 'accuracy_contested' });
   const listed = await ta.call({ method: 'GET', url: '/v1/rights-requests?status=in_progress&type=restriction' });
   t.same(listed.json().items.map((x: Req) => x.id), [r.id]);
 });
 
-t.test('information: completes at once with the privacy notice of the tenant', async (t) => {
+t.test('information: the privacy notice in the person\'s locale is attached, and the request completes when it is recorded as sent (Art. 12(1), 13/14)', async (t) => {
   const ta = await setup(t);
+  await createPurpose(ta, 'loyalty', { translations: { en: { title: 'Loyalty', description: 'Points' }, bg: { title: 'Лоялност', description: 'Точки' } } });
   const subject = await createSubject(ta, 'curious@example.com');
-  const r = await openFor(ta, subject, 'information');
-  t.equal(r.status, 'completed');
-  t.type(r.closed_at, 'string');
+  const r = await openFor(ta, subject, 'information', { locale: 'bg' });
+  t.equal(r.status, 'in_progress', 'open: the notice is not sent yet');
+  t.equal(r.closed_at, null);
+  t.type(r.due_date, 'string', 'its deadline runs');
+  t.equal(r.locale, 'bg');
   const notice = r.outcome?.privacy_notice;
   t.ok(notice, 'outcome.privacy_notice is there');
-  t.same(notice.purposes.map((p: Req) => p.key).sort(), ['newsletter', 'scoring', 'service-updates'], "the tenant's purposes");
+  t.equal(notice.locale, 'bg', 'rendered in the locale asked');
+  t.equal(notice.purposes.find((p: Req) => p.key === 'loyalty').title, 'Лоялност', 'in Bulgarian where the purpose has it');
+  t.same(notice.purposes.map((p: Req) => p.key).sort(), ['loyalty', 'newsletter', 'scoring', 'service-updates'], "the tenant's purposes");
   t.match(notice.purposes.find((p: Req) => p.key === 'newsletter'), { title: 'Title of newsletter', direct_marketing: true, legal_basis: 'consent' });
   t.equal(notice.controller, 'Test controller');
-  const stored = (await ta.call({ method: 'GET', url: `/v1/rights-requests/${r.id}` })).json();
-  t.same(stored.outcome, r.outcome, 'GET shows the same notice');
-  t.same((await trail(ta, r.id)).map((e) => [e.action, e.to_status]), [['created', 'received'], ['complete', 'completed']]);
+  t.equal(r.outcome.result, null, 'no answer recorded yet');
+  const events = await trail(ta, r.id);
+  t.same(events.map((e) => [e.action, e.to_status]), [['created', 'received'], ['effect_applied', 'in_progress']]);
+  t.same(events[1]!.facts, { privacy_notice: 'attached', locale: 'bg' });
   t.same(await flags(ta, subject), NO_FLAGS, 'no flag changed');
 
-  // Another tenant's notice holds its own purposes only.
+  const sent = await ta.call({ method: 'POST', url: `/v1/rights-requests/${r.id}/complete`, payload: { subject_notified_at: r.received_at, notified_by: 'email' } });
+  t.equal(sent.statusCode, 200, sent.body);
+  const done = sent.json();
+  t.same([done.status, done.outcome.result, done.outcome.notified_by, done.outcome.subject_notified_at], ['completed', 'granted', 'email', r.received_at], 'completed when the notice was sent');
+  t.same(done.outcome.privacy_notice, notice, 'the notice sent stays attached');
+  const stored = (await ta.call({ method: 'GET', url: `/v1/rights-requests/${r.id}` })).json();
+  t.same(stored.outcome, done.outcome, 'GET shows the same answer');
+
+  // Without a locale: the tenant's default; another tenant's notice holds its own purposes only.
   const other = await ta.newTenant('Other controller');
   await createPurpose(ta, 'loyalty', {}, other);
   const res = await ta.call({
@@ -156,7 +182,11 @@ t.test('information: completes at once with the privacy notice of the tenant', a
     payload: { subject: { identifiers: [{ type: 'email', value: 'curious@example.com' }] }, type: 'information', channel: 'web' },
   });
   t.equal(res.statusCode, 201, res.body);
+  t.equal(res.json().locale, 'en', "the tenant's default locale");
+  t.equal(res.json().outcome.privacy_notice.locale, 'en');
   t.same(res.json().outcome.privacy_notice.purposes.map((p: Req) => p.key), ['loyalty']);
+  const badLocale = await ta.call({ method: 'POST', url: '/v1/rights-requests', payload: { subject: { id: subject }, type: 'information', channel: 'web', locale: 'Bulgarian' } });
+  t.equal(badLocale.statusCode, 400, 'a locale is a language tag');
 });
 
 t.test('access, portability, erasure and rectification stay received with no flag changed', async (t) => {
@@ -171,7 +201,9 @@ t.test('access, portability, erasure and rectification stay received with no fla
     t.equal(r.outcome, null, `${type}: no outcome`);
     t.type(r.due_date, 'string', `${type}: its deadline runs`);
     t.same(await flags(ta, subject), NO_FLAGS, `${type}: no flag changed`);
-    for (const p of ['newsletter', 'scoring', 'service-updates']) t.equal(await check(ta, p, email), 'consent_granted', `${type}: ${p} still allowed`);
+    // An open erasure request stops contact meanwhile (the consents check's rule, Art. 17); the others change nothing.
+    const expected = type === 'erasure' ? 'erasure_pending' : 'consent_granted';
+    for (const p of ['newsletter', 'scoring', 'service-updates']) t.equal(await check(ta, p, email), expected, `${type}: ${p} answers ${expected}`);
     t.same((await trail(ta, r.id)).map((e) => e.action), ['created'], `${type}: only its creation in the trail`);
     const pending = await ta.sql.query(
       `SELECT count(*) FROM outbox WHERE ref_id = $1 AND status = 'pending' AND payload->>'type' IN ('request.deadline_approaching', 'request.overdue')`,

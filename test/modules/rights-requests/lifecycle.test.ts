@@ -14,13 +14,13 @@ t.test('open, extend and complete a request', async (t) => {
   const r = res.json();
   t.equal(r.due_date, '2026-03-02', '1 Feb in Sofia → 1 Mar (Sunday) → Monday 2 Mar');
   t.equal(r.details, 'All my data please');
-  const ext = await ta.call({ method: 'POST', url: `/v1/rights-requests/${r.id}/extend`, payload: { reason: 'Many systems', at: '2026-02-10T10:00:00Z' } });
+  const ext = await ta.call({ method: 'POST', url: `/v1/rights-requests/${r.id}/extend`, payload: { reason: 'Many systems', at: '2026-02-10T10:00:00Z', subject_informed_at: '2026-02-10T10:30:00Z' } });
   t.equal(ext.statusCode, 200, ext.body);
   t.equal(ext.json().due_date, '2026-05-04', '1 May holiday+weekend → Monday 4 May? ');
-  const done = await ta.call({ method: 'POST', url: `/v1/rights-requests/${r.id}/complete`, payload: { resolution: 'Sent the export' } });
+  const done = await ta.call({ method: 'POST', url: `/v1/rights-requests/${r.id}/complete`, payload: { resolution: 'Sent the export', subject_notified_at: new Date().toISOString(), notified_by: 'email' } });
   t.equal(done.statusCode, 200);
   t.equal(done.json().status, 'completed');
-  const again = await ta.call({ method: 'POST', url: `/v1/rights-requests/${r.id}/complete`, payload: { resolution: 'x' } });
+  const again = await ta.call({ method: 'POST', url: `/v1/rights-requests/${r.id}/complete`, payload: { resolution: 'x', subject_notified_at: new Date().toISOString(), notified_by: 'email' } });
   t.equal(again.statusCode, 409);
   const events = await ta.call({ method: 'GET', url: `/v1/rights-requests/${r.id}/events` });
   t.same(events.json().items.map((e: { action: string }) => e.action), ['created', 'extend', 'complete']);

@@ -60,7 +60,7 @@ t.test('each reminder arrives once at its time; completing the request stops the
     ['request.deadline_approaching', 2],
   ]);
 
-  const done = await ta.call({ method: 'POST', url: `/v1/rights-requests/${request.id}/complete`, payload: { resolution: 'Answered by letter' } });
+  const done = await ta.call({ method: 'POST', url: `/v1/rights-requests/${request.id}/complete`, payload: { resolution: 'Answered by letter', subject_notified_at: '2026-03-31T06:00:00Z', notified_by: 'letter' } });
   t.equal(done.statusCode, 200);
   now = new Date('2026-04-10T00:00:00Z'); // well past the deadline
   await settle(2500);
@@ -116,7 +116,7 @@ t.test('an extension moves the pending reminders to the new deadline', async (t)
     ['request.deadline_approaching', '2026-02-05'],
     ['request.overdue', '2026-02-05'],
   ]);
-  const ext = await ta.call({ method: 'POST', url: `/v1/rights-requests/${id}/extend`, payload: { reason: 'Data in five systems' } });
+  const ext = await ta.call({ method: 'POST', url: `/v1/rights-requests/${id}/extend`, payload: { reason: 'Data in five systems', subject_informed_at: '2026-01-05T10:00:00Z' } });
   t.equal(ext.json().due_date, '2026-04-06', '5 January + 3 months = 5 April (Sunday) → Monday 6 April');
   t.same(await pending(), [
     ['request.deadline_approaching', '2026-04-06'],

@@ -180,7 +180,8 @@ t.test('list filters, overdue and stats follow the clock; another tenant never s
   const s1 = await createSubject(ta, 's1@example.com');
   const s2 = await createSubject(ta, 's2@example.com');
   const s3 = await createSubject(ta, 's3@example.com');
-  const mk = (subject: string, type: string, received_at?: string) => open(ta, { subject: { id: subject }, type, channel: 'web', ...(received_at ? { received_at } : {}) });
+  const mk = (subject: string, type: string, received_at?: string) =>
+    open(ta, { subject: { id: subject }, type, channel: 'web', ...(received_at ? { received_at } : {}), ...(type === 'restriction' ? { restriction_ground: 'accuracy_contested' } : {}) });
 
   const r1 = await mk(s1, 'access', '2026-01-05T10:00:00Z'); // due 5 Feb: overdue
   const r2 = await mk(s1, 'erasure', '2026-02-12T10:00:00Z'); // due Thu 12 Mar: within 7 days
@@ -201,14 +202,14 @@ t.test('list filters, overdue and stats follow the clock; another tenant never s
   const paused = await ta.call({ method: 'POST', url: `/v1/rights-requests/${r6.id}/request-clarification`, payload: {} });
   t.equal(paused.json().due_date, null);
   t.equal(paused.json().overdue, false, 'a paused request is not overdue');
-  const waiting = await ta.call({ method: 'POST', url: `/v1/rights-requests/${r7.id}/request-identity`, payload: {} });
+  const waiting = await ta.call({ method: 'POST', url: `/v1/rights-requests/${r7.id}/request-identity`, payload: { reason: 'A second address on the letter' } });
   t.equal(waiting.json().status, 'awaiting_identity');
 
   // The other tenant: an overdue request, a paused one and a completed one, which must never leak into this tenant.
   const o1 = await open(ta, { subject: byEmail('o@example.com'), type: 'access', channel: 'web', received_at: '2026-01-05T10:00:00Z' }, { tenantId: other });
   const o2 = await open(ta, { subject: byEmail('o@example.com'), type: 'access', channel: 'web' }, { tenantId: other });
-  await ta.call({ method: 'POST', url: `/v1/rights-requests/${o2.id}/request-identity`, payload: {}, tenantId: other });
-  const o3 = await open(ta, { subject: byEmail('o@example.com'), type: 'information', channel: 'web' }, { tenantId: other });
+  await ta.call({ method: 'POST', url: `/v1/rights-requests/${o2.id}/request-identity`, payload: { reason: 'A second address on the letter' }, tenantId: other });
+  const o3 = await open(ta, { subject: byEmail('o@example.com'), type: 'objection', channel: 'web' }, { tenantId: other });
   const foreign = new Set([o1.id, o2.id, o3.id]);
 
   const name = new Map([r1, r2, r3, r4, r5, r6, r7].map((r, i) => [r.id as string, `r${i + 1}`]));
@@ -274,7 +275,7 @@ t.test('list filters, overdue and stats follow the clock; another tenant never s
 
   now = new Date('2026-04-04T00:00:00Z');
   t.match(await stats(), { overdue: 2, due_next_7_days: 2 }, '4 April: r3 and r4 fall due within 7 days (10 April)');
-  const closed = await ta.call({ method: 'POST', url: `/v1/rights-requests/${r3.id}/complete`, payload: { resolution: 'Sent' } });
+  const closed = await ta.call({ method: 'POST', url: `/v1/rights-requests/${r3.id}/complete`, payload: { resolution: 'Sent', subject_notified_at: '2026-04-03T10:00:00Z', notified_by: 'email' } });
   t.equal(closed.statusCode, 200, closed.body);
   t.same(await stats(), {
     open_by_status: { received: 2, in_progress: 2, awaiting_identity: 1 },
@@ -341,7 +342,7 @@ t.test('GET /events: the audit trail in order, with who and when', async (t) => 
   await step('dpo-anna', 'request-clarification', { at: '2026-03-04T10:00:00Z' });
   const resumed = await step('dpo-anna', 'clarification-received', { at: '2026-03-06T10:00:00Z' });
   t.equal(resumed.due_date, '2026-04-03', 'eu: 4 → 6 March pauses 1 day (exclusive) → Friday 3 April');
-  await step('dpo-anna', 'complete', { resolution: 'Sent the copy by registered letter' });
+  await step('dpo-anna', 'complete', { resolution: 'Sent the copy by registered letter', subject_notified_at: '2026-03-09T10:00:00Z', notified_by: 'letter' });
 
   const ev = await ta.call({ method: 'GET', url: `/v1/rights-requests/${id}/events` });
   t.equal(ev.statusCode, 200, ev.body);
@@ -381,13 +382,13 @@ t.test('GET /events: the audit trail in order, with who and when', async (t) => 
 });
 
 const TRANSITION_BODIES: Record<string, Record<string, unknown>> = {
-  'request-identity': {},
+  'request-identity': { reason: 'The signature differs' },
   'identity-verified': {},
   'request-clarification': {},
   'clarification-received': {},
-  extend: { reason: 'Many systems' },
-  reject: { ground: 'excessive', detail: 'Fifth identical request this month' },
-  complete: { resolution: 'Done' },
+  extend: { reason: 'Many systems', subject_informed_at: '2020-01-01T00:00:00Z' },
+  reject: { grounds: ['art12_5_b_manifestly_unfounded_or_excessive'], detail: 'Fifth identical request this month', subject_notified_at: '2020-01-01T00:00:00Z', notified_by: 'email' },
+  complete: { resolution: 'Done', subject_notified_at: '2020-01-01T00:00:00Z', notified_by: 'email' },
   withdraw: {},
   assign: { assignee: 'dpo-anna' },
   comment: { note: 'A note' },

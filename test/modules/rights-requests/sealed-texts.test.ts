@@ -18,16 +18,16 @@ t.test('extension reason, rejection detail and resolution are stored sealed, and
   const open = async () => (await ta.call({ method: 'POST', url: '/v1/rights-requests', payload: { subject: { id: subject }, type: 'access', channel: 'phone' } })).json().id;
 
   const extended = await open();
-  const ext = await ta.call({ method: 'POST', url: `/v1/rights-requests/${extended}/extend`, payload: { reason: `Many systems; she asked to be called at ${CANARY}` } });
+  const ext = await ta.call({ method: 'POST', url: `/v1/rights-requests/${extended}/extend`, payload: { reason: `Many systems; she asked to be called at ${CANARY}`, subject_informed_at: new Date().toISOString() } });
   t.equal(ext.statusCode, 200);
   t.equal(ext.json().extension_reason, `Many systems; she asked to be called at ${CANARY}`, 'the API shows the reason');
-  const done = await ta.call({ method: 'POST', url: `/v1/rights-requests/${extended}/complete`, payload: { resolution: `Export sent; confirmed by phone ${CANARY}` } });
+  const done = await ta.call({ method: 'POST', url: `/v1/rights-requests/${extended}/complete`, payload: { resolution: `Export sent; confirmed by phone ${CANARY}`, subject_notified_at: new Date().toISOString(), notified_by: 'phone' } });
   t.equal(done.json().outcome.resolution, `Export sent; confirmed by phone ${CANARY}`);
   t.equal(done.json().extension_reason, `Many systems; she asked to be called at ${CANARY}`, 'completing keeps the reason');
 
   const rejected = await open();
-  const rej = await ta.call({ method: 'POST', url: `/v1/rights-requests/${rejected}/reject`, payload: { ground: 'excessive', detail: `Third request this week from ${CANARY}` } });
-  t.same(rej.json().outcome, { ground: 'excessive', detail: `Third request this week from ${CANARY}` });
+  const rej = await ta.call({ method: 'POST', url: `/v1/rights-requests/${rejected}/reject`, payload: { ground: 'excessive', detail: `Third request this week from ${CANARY}`, subject_notified_at: new Date().toISOString(), notified_by: 'letter' } });
+  t.match(rej.json().outcome, { result: 'refused', ground: 'excessive', grounds: ['art12_5_b_manifestly_unfounded_or_excessive'], detail: `Third request this week from ${CANARY}` });
 
   for (const id of [extended, rejected]) {
     const raw = await dump(ta, id);
@@ -43,7 +43,7 @@ t.test('repair seals plaintext that requests written before still hold', async (
   const ta = await build(t);
   const subject = await createSubject(ta, 'boris@example.com');
   const id = (await ta.call({ method: 'POST', url: '/v1/rights-requests', payload: { subject: { id: subject }, type: 'access', channel: 'email' } })).json().id;
-  await ta.call({ method: 'POST', url: `/v1/rights-requests/${id}/extend`, payload: { reason: 'sealed already' } });
+  await ta.call({ method: 'POST', url: `/v1/rights-requests/${id}/extend`, payload: { reason: 'sealed already', subject_informed_at: new Date().toISOString() } });
   // What the service wrote before: the reason and the detail in plaintext columns, the reason in the audit facts.
   await ta.sql.query(
     `UPDATE rights_requests SET texts_sealed = NULL, extension_reason = $2, status = 'rejected', outcome = $3 WHERE id = $1`,
@@ -58,7 +58,7 @@ t.test('repair seals plaintext that requests written before still hold', async (
   t.notMatch(await dump(ta, id), /765 4321/, 'nothing left in plaintext');
   const after = await ta.call({ method: 'GET', url: `/v1/rights-requests/${id}` });
   t.equal(after.json().extension_reason, `Call ${CANARY}`);
-  t.same(after.json().outcome, { ground: 'excessive', detail: `Wrote from ${CANARY}` });
+  t.match(after.json().outcome, { result: 'refused', grounds: ['art12_5_b_manifestly_unfounded_or_excessive'], ground: 'excessive', detail: `Wrote from ${CANARY}` });
   const events = await ta.call({ method: 'GET', url: `/v1/rights-requests/${id}/events` });
   t.same(events.json().items.find((e: { action: string }) => e.action === 'extend').facts, { reason_given: true });
   t.equal((await runRepair(ta.config)).requests_sealed, 0, 'a second run finds nothing');

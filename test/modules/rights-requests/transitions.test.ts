@@ -4,22 +4,25 @@ import t from 'tap';
 import { build, type TestApp } from '../../helper.js';
 import { assertProblem } from '../../helpers/problem.js';
 import { computeDeadline } from '../../../src/modules/rights-requests/rights-requests.deadlines.js';
+import { TRANSITION_ACTIONS, TRANSITIONS, transitionSentence, transitionsMarkdown } from '../../../src/modules/rights-requests/rights-requests.transitions.js';
 
 type Req = Record<string, any>;
 const REMINDERS = `('request.deadline_approaching', 'request.overdue')`;
 
+// The body each action is tried with; the instants the law asks for are taken from the request itself, so they are
+// valid whatever the test's clock says.
 const BODIES = {
-  'request-identity': { note: 'Asked for a copy of an ID card' },
-  'identity-verified': {},
-  'request-clarification': { note: 'Which years?' },
-  'clarification-received': {},
-  extend: { reason: 'Data held in five systems' },
-  reject: { ground: 'excessive', detail: 'The fifth identical request this month' },
-  complete: { resolution: 'Answered by letter' },
-  withdraw: { note: 'The subject changed their mind' },
-  assign: { assignee: 'dpo-anna' },
-  comment: { note: 'Called the subject' },
-} satisfies Record<string, Record<string, unknown>>;
+  'request-identity': () => ({ reason: 'The signature does not match the one on file', note: 'Asked for a copy of an ID card' }),
+  'identity-verified': () => ({}),
+  'request-clarification': () => ({ note: 'Which years?' }),
+  'clarification-received': () => ({}),
+  extend: (r: Req) => ({ reason: 'Data held in five systems', subject_informed_at: r.received_at }),
+  reject: (r: Req) => ({ grounds: ['art12_5_b_manifestly_unfounded_or_excessive'], detail: 'The fifth identical request this month', subject_notified_at: r.received_at, notified_by: 'email' }),
+  complete: (r: Req) => ({ resolution: 'Answered by letter', subject_notified_at: r.received_at, notified_by: 'letter' }),
+  withdraw: () => ({ note: 'The subject changed their mind' }),
+  assign: () => ({ assignee: 'dpo-anna' }),
+  comment: () => ({ note: 'Called the subject' }),
+} satisfies Record<string, (r: Req) => Record<string, unknown>>;
 type Action = keyof typeof BODIES;
 
 let seq = 0;
@@ -34,8 +37,14 @@ async function open(ta: TestApp, extra: Record<string, unknown> = {}, tenantId?:
   return res.json();
 }
 
-async function act(ta: TestApp, id: string, action: string, payload: Record<string, unknown> = (BODIES as Record<string, Record<string, unknown>>)[action] ?? {}, tenantId?: string) {
-  return ta.call({ method: 'POST', url: `/v1/rights-requests/${id}/${action}`, payload, tenantId });
+async function get(ta: TestApp, id: string, tenantId?: string): Promise<Req> {
+  return (await ta.call({ method: 'GET', url: `/v1/rights-requests/${id}`, tenantId })).json();
+}
+
+/** The action with `payload`, or with its usual body (BODIES) for the request as it stands. */
+async function act(ta: TestApp, id: string, action: string, payload?: Record<string, unknown>, tenantId?: string) {
+  const body = payload ?? (action in BODIES ? BODIES[action as Action](await get(ta, id, tenantId)) : {});
+  return ta.call({ method: 'POST', url: `/v1/rights-requests/${id}/${action}`, payload: body, tenantId });
 }
 
 async function must(ta: TestApp, id: string, action: string, payload?: Record<string, unknown>, tenantId?: string): Promise<Req> {
@@ -161,8 +170,10 @@ t.test('every transition from every state: allowed → 200 and the new status; r
       const closedNow = ['completed', 'rejected', 'withdrawn'].includes(expected[0]) && !CLOSED.includes(state);
       if (closedNow) t.type(r.closed_at, 'string', `${label}: closed_at is set`);
       if (action === 'extend') t.equal(r.extended, true);
-      if (action === 'reject') t.same([r.rejection_ground, r.outcome?.detail], ['excessive', 'The fifth identical request this month']);
-      if (action === 'complete') t.equal(r.outcome?.resolution, 'Answered by letter');
+      if (action === 'reject') {
+        t.same([r.outcome?.result, r.outcome?.grounds, r.outcome?.detail], ['refused', ['art12_5_b_manifestly_unfounded_or_excessive'], 'The fifth identical request this month']);
+      }
+      if (action === 'complete') t.same([r.outcome?.result, r.outcome?.resolution, r.outcome?.notified_by], ['granted', 'Answered by letter', 'letter']);
       if (action === 'assign') t.equal(r.assignee, 'dpo-anna');
     }
   }
@@ -183,14 +194,14 @@ t.test('extend: once only, within the first month, with a reason', async (t) => 
 
   const before = await snapshot(ta, r.id);
   t.same(before.events, ['created'], 'refused bodies wrote nothing');
-  const ext = await must(ta, r.id, 'extend', { reason: 'Data held in five systems' });
+  const ext = await must(ta, r.id, 'extend', { reason: 'Data held in five systems', subject_informed_at: '2026-01-19T09:00:00Z' });
   t.equal(ext.extended, true);
   t.equal(ext.extension_reason, 'Data held in five systems');
   t.equal(ext.due_date, '2026-04-06', 'three months from 5 January: Sunday 5 April → Monday 6 April');
   t.equal(ext.status, 'received', 'extending does not change the status');
 
   const mid = await snapshot(ta, r.id);
-  const twice = await act(ta, r.id, 'extend', { reason: 'Still more systems' });
+  const twice = await act(ta, r.id, 'extend', { reason: 'Still more systems', subject_informed_at: '2026-01-19T09:00:00Z' });
   const body = assertProblem(t, twice, 409, 'TRANSITION_NOT_ALLOWED', 'a second extension');
   t.match(String(body.detail), /only once/);
   t.same(await snapshot(ta, r.id), mid, 'the second extension changed nothing');
@@ -199,41 +210,62 @@ t.test('extend: once only, within the first month, with a reason', async (t) => 
   now = new Date('2026-03-01T12:00:00Z');
   const late = await open(ta, { received_at: '2026-01-05T10:00:00Z' });
   const lateSnap = await snapshot(ta, late.id);
-  const tooLate = await act(ta, late.id, 'extend', { reason: 'x', at: '2026-02-06T00:00:00Z' });
+  const tooLate = await act(ta, late.id, 'extend', { reason: 'x', at: '2026-02-06T00:00:00Z', subject_informed_at: '2026-02-01T00:00:00Z' });
   t.match(String(assertProblem(t, tooLate, 409, 'TRANSITION_NOT_ALLOWED', 'at after the first month').detail), /first month/);
-  const tooLateNow = await act(ta, late.id, 'extend', { reason: 'x' });
+  const tooLateNow = await act(ta, late.id, 'extend', { reason: 'x', subject_informed_at: '2026-02-01T00:00:00Z' });
   assertProblem(t, tooLateNow, 409, 'TRANSITION_NOT_ALLOWED', 'now (the clock) after the first month');
   t.same(await snapshot(ta, late.id), lateSnap, 'refused extensions wrote nothing');
-  const lastMoment = await act(ta, late.id, 'extend', { reason: 'Decided on the last day', at: '2026-02-05T23:59:59Z' });
+  const lastMoment = await act(ta, late.id, 'extend', { reason: 'Decided on the last day', at: '2026-02-05T23:59:59Z', subject_informed_at: '2026-02-05T23:59:59Z' });
   t.equal(lastMoment.statusCode, 200, `on the last day of the first month: allowed (${lastMoment.body})`);
   t.equal(lastMoment.json().due_date, '2026-04-06');
   t.equal(lastMoment.json().overdue, false, 'not overdue any more on 1 March');
 });
 
-t.test('reject: a valid ground and a detail are required; other bodies are checked too', async (t) => {
+t.test('reject and complete: the grounds, the reasons and how the person was told are checked (Art. 12(4)); the legacy ground still maps', async (t) => {
   const ta = await build(t);
   const r = await open(ta);
   const before = await snapshot(ta, r.id);
+  const told = { subject_notified_at: r.received_at, notified_by: 'email' };
+  const why = { grounds: ['art12_5_b_manifestly_unfounded_or_excessive'], detail: 'Too many', ...told };
   const cases: [string, string, Record<string, unknown>, string][] = [
-    ['reject', 'no detail', { ground: 'excessive' }, 'detail'],
-    ['reject', 'no ground', { detail: 'Too many' }, 'ground'],
-    ['reject', 'an unknown ground', { ground: 'boring', detail: 'Too many' }, 'ground'],
-    ['reject', 'a blank detail', { ground: 'excessive', detail: '  ' }, 'detail'],
-    ['complete', 'no resolution', {}, 'resolution'],
+    ['reject', 'no detail', { ...why, detail: undefined }, 'detail'],
+    ['reject', 'no grounds', { ...why, grounds: undefined }, 'grounds'],
+    ['reject', 'empty grounds', { ...why, grounds: [] }, 'grounds'],
+    ['reject', 'an unknown ground', { ...why, grounds: ['boring'] }, 'grounds.0'],
+    ['reject', 'a blank detail', { ...why, detail: '  ' }, 'detail'],
+    ['reject', 'the legacy legal_exemption alone (it names no article)', { ...why, grounds: undefined, ground: 'legal_exemption' }, 'grounds'],
+    ['reject', 'an outcome other than refused', { ...why, outcome: 'granted' }, 'outcome'],
+    ['reject', 'no subject_notified_at', { ...why, subject_notified_at: undefined }, 'subject_notified_at'],
+    ['reject', 'an unknown notified_by', { ...why, notified_by: 'fax' }, 'notified_by'],
+    ['complete', 'no subject_notified_at', { notified_by: 'email' }, 'subject_notified_at'],
+    ['complete', 'no notified_by', { subject_notified_at: r.received_at }, 'notified_by'],
+    ['complete', 'partially_granted without grounds', { ...told, outcome: 'partially_granted' }, 'grounds'],
+    ['complete', 'granted with grounds', { ...told, outcome: 'granted', grounds: ['art15_4_rights_of_others'] }, 'grounds'],
+    ['complete', 'refused (that is reject)', { ...told, outcome: 'refused' }, 'outcome'],
     ['comment', 'no note', {}, 'note'],
     ['assign', 'no assignee', {}, 'assignee'],
     ['withdraw', 'an unknown field', { reason: 'x' }, 'reason'],
   ];
   for (const [action, label, payload, field] of cases) {
-    const res = await act(ta, r.id, action, payload);
+    const res = await act(ta, r.id, action, JSON.parse(JSON.stringify(payload)));
     const body = assertProblem(t, res, 400, 'VALIDATION_FAILED', `${action} with ${label}`);
     t.ok(fields(body).includes(field), `${action} with ${label}: names ${field} (${JSON.stringify(body.errors)})`);
   }
   t.same(await snapshot(ta, r.id), before, 'nothing was written');
-  for (const ground of ['manifestly_unfounded', 'excessive', 'identity_not_verified', 'legal_exemption']) {
+  const legacy: [string, string[], Record<string, unknown>][] = [
+    ['manifestly_unfounded', ['art12_5_b_manifestly_unfounded_or_excessive'], {}],
+    ['excessive', ['art12_5_b_manifestly_unfounded_or_excessive'], {}],
+    ['identity_not_verified', ['art11_2_cannot_identify'], {}],
+    ['legal_exemption', ['art23_restriction'], { grounds: ['art23_restriction'] }],
+  ];
+  for (const [ground, grounds, extra] of legacy) {
     const x = await open(ta);
-    const done = await must(ta, x.id, 'reject', { ground, detail: `Because ${ground}` });
-    t.same([done.status, done.rejection_ground, done.outcome.ground, done.outcome.detail], ['rejected', ground, ground, `Because ${ground}`], `ground ${ground}`);
+    const done = await must(ta, x.id, 'reject', { ground, detail: `Because ${ground}`, subject_notified_at: x.received_at, notified_by: 'letter', ...extra });
+    t.same(
+      [done.status, done.rejection_ground, done.outcome.result, done.outcome.grounds, done.outcome.ground, done.outcome.detail],
+      ['rejected', ground, 'refused', grounds, ground, `Because ${ground}`],
+      `the legacy ground ${ground} maps onto ${grounds}`,
+    );
   }
   const unassign = await must(ta, (await open(ta)).id, 'assign', { assignee: null });
   t.same([unassign.status, unassign.assignee], ['received', null], 'assigning nobody leaves a received request received');
@@ -246,7 +278,7 @@ t.test('`at`: not in the future, not before the previous transition', async (t) 
   const snap0 = await snapshot(ta, r.id);
   const future = await act(ta, r.id, 'assign', { assignee: 'dpo-anna', at: '2026-02-20T13:00:00Z' });
   t.same(fields(assertProblem(t, future, 400, 'VALIDATION_FAILED', 'at in the future')), ['at']);
-  const beforeReceipt = await act(ta, r.id, 'request-identity', { at: '2026-02-01T10:00:00Z' });
+  const beforeReceipt = await act(ta, r.id, 'request-identity', { reason: 'x', at: '2026-02-01T10:00:00Z' });
   t.same(fields(assertProblem(t, beforeReceipt, 400, 'VALIDATION_FAILED', 'at before the receipt')), ['at']);
   t.same(await snapshot(ta, r.id), snap0, 'nothing written');
 
@@ -254,12 +286,12 @@ t.test('`at`: not in the future, not before the previous transition', async (t) 
   t.equal(assigned.status, 'in_progress');
   const snap1 = await snapshot(ta, r.id);
   for (const action of ['request-identity', 'comment', 'complete', 'withdraw'] as const) {
-    const res = await act(ta, r.id, action, { ...BODIES[action], at: '2026-02-04T10:00:00Z' });
+    const res = await act(ta, r.id, action, { ...BODIES[action](r), at: '2026-02-04T10:00:00Z' });
     const body = assertProblem(t, res, 400, 'VALIDATION_FAILED', `${action} at a time before the previous transition`);
     t.same(fields(body), ['at'], `${action}: names at`);
   }
   t.same(await snapshot(ta, r.id), snap1, 'nothing written');
-  const same = await act(ta, r.id, 'request-identity', { at: '2026-02-05T10:00:00Z' });
+  const same = await act(ta, r.id, 'request-identity', { reason: 'x', at: '2026-02-05T10:00:00Z' });
   t.equal(same.statusCode, 200, 'the same instant as the previous transition is fine');
   const events = await ta.call({ method: 'GET', url: `/v1/rights-requests/${r.id}/events` });
   t.same(events.json().items.map((e: Req) => e.at), ['2026-02-02T10:00:00.000Z', '2026-02-05T10:00:00.000Z', '2026-02-05T10:00:00.000Z'], 'the trail keeps the given times');
@@ -281,7 +313,7 @@ t.test('pauses: identity under eu and uk, clarification eu exclusive and uk incl
   // eu: the identity wait pauses the clock for the days waited.
   const eu = await open(ta, { received_at: receivedAt });
   t.equal(eu.due_date, '2026-03-02');
-  const waiting = await must(ta, eu.id, 'request-identity', { at: '2026-02-04T10:00:00Z' });
+  const waiting = await must(ta, eu.id, 'request-identity', { reason: 'The address differs from the one on file', at: '2026-02-04T10:00:00Z' });
   t.same([waiting.status, waiting.paused, waiting.due_date, waiting.due_at, waiting.overdue], ['awaiting_identity', true, null, null, false], 'while paused: no due date');
   const got = (await ta.call({ method: 'GET', url: `/v1/rights-requests/${eu.id}` })).json();
   t.same([got.paused, got.due_date], [true, null], 'GET says paused too');
@@ -295,7 +327,7 @@ t.test('pauses: identity under eu and uk, clarification eu exclusive and uk incl
 
   // uk: the month restarts on the day the proof arrives.
   const u = await open(ta, { received_at: receivedAt }, uk);
-  await must(ta, u.id, 'request-identity', { at: '2026-02-04T10:00:00Z' }, uk);
+  await must(ta, u.id, 'request-identity', { reason: 'The address differs from the one on file', at: '2026-02-04T10:00:00Z' }, uk);
   const uv = await must(ta, u.id, 'identity-verified', { at: '2026-02-17T10:00:00Z' }, uk);
   t.equal(uv.due_date, '2026-03-17', 'uk: one month from the proof day, 17 Feb → 17 March');
   t.equal(uv.due_date, expectDue('uk', [{ kind: 'identity', from: '2026-02-04T10:00:00Z', to: '2026-02-17T10:00:00Z' }]));
@@ -341,8 +373,8 @@ t.test('closing cancels the pending reminders; transitions write their outbox ev
     );
 
   for (const [action, payload] of [
-    ['complete', { resolution: 'Sent' }],
-    ['reject', { ground: 'manifestly_unfounded', detail: 'Not a request about personal data' }],
+    ['complete', { resolution: 'Sent', subject_notified_at: '2026-02-10T09:00:00Z', notified_by: 'email' }],
+    ['reject', { grounds: ['art12_5_b_manifestly_unfounded_or_excessive'], detail: 'Not a request about personal data', subject_notified_at: '2026-02-10T09:00:00Z', notified_by: 'email' }],
     ['withdraw', {}],
   ] as const) {
     const r = await open(ta, { received_at: '2026-02-09T10:00:00Z' });
@@ -399,4 +431,18 @@ t.test('closing cancels the pending reminders; transitions write their outbox ev
   t.same(await reminders(r.id), [['cancelled', 9]], 'every reminder of every deadline it had is cancelled');
   const eventsTrail = await ta.call({ method: 'GET', url: `/v1/rights-requests/${r.id}/events` });
   t.same(eventsTrail.json().items.map((e: Req) => e.action), ['created', 'request-identity', 'identity-verified', 'extend', 'comment', 'complete']);
+});
+
+t.test('the transition table drives the documented operations: one per action, each saying where it is allowed and where it leads', async (t) => {
+  const ta = await build(t);
+  const spec = ta.app.swagger() as unknown as { paths: Record<string, Record<string, { operationId: string; description: string }>> };
+  for (const action of TRANSITION_ACTIONS) {
+    const op = spec.paths[`/v1/rights-requests/{id}/${action}`]?.post;
+    t.ok(op, `${action} is an operation`);
+    t.equal(op?.operationId, TRANSITIONS[action].operationId);
+    t.ok(op?.description.startsWith(transitionSentence(action)), `${action}: the description opens with the table's sentence`);
+  }
+  const rows = transitionsMarkdown().split('\n').slice(2);
+  t.same(rows.map((r) => /^\| `([a-z-]+)`/.exec(r)?.[1]), TRANSITION_ACTIONS, 'the README table has one row per action, in order');
+  t.same(Object.keys(BODIES).sort(), [...TRANSITION_ACTIONS].sort(), 'and this file tries every action');
 });

@@ -209,3 +209,65 @@ t.test('PATCH without a token is a 401', async (t) => {
   const res = await ta.app.inject({ method: 'PATCH', url: '/v1/tenant', payload: { timezone: 'Europe/Sofia' } });
   assertProblem(t, res, 401, 'UNAUTHORIZED');
 });
+
+const LEGAL = {
+  controller_contact: { name: 'Acme Ltd', address: '1 Vitosha Blvd, 1000 Sofia', email: 'privacy@acme.example', phone: '+359 2 123 4567', url: 'https://acme.example/privacy' },
+  dpo_contact: { name: 'Data Protection Officer', email: 'dpo@acme.example' },
+  supervisory_authority: { name: 'Commission for Personal Data Protection', url: 'https://www.cpdp.bg', address: '2 Prof. Tsvetan Lazarov Blvd, 1592 Sofia' },
+  judicial_remedy: 'You may appeal to the Administrative Court of Sofia City (Art. 79 GDPR).',
+};
+
+t.test('the controller, DPO contact, supervisory authority and judicial remedy are set, read and cleared (Art. 13(1)(a)-(b), 13(2)(d), 12(4))', async (t) => {
+  const ta = await build(t);
+  const before = (await ta.call({ method: 'GET', url: '/v1/tenant' })).json();
+  t.match(before, { controller_contact: null, dpo_contact: null, supervisory_authority: null, judicial_remedy: null }, 'none is set on a new tenant');
+
+  const res = await ta.call({ method: 'PATCH', url: '/v1/tenant', payload: LEGAL });
+  t.equal(res.statusCode, 200, res.body);
+  t.match(res.json(), LEGAL);
+  t.match((await ta.call({ method: 'GET', url: '/v1/tenant' })).json(), LEGAL, 'GET shows them');
+
+  const replaced = await ta.call({ method: 'PATCH', url: '/v1/tenant', payload: { dpo_contact: { url: 'https://acme.example/dpo' } } });
+  t.same(replaced.json().dpo_contact, { url: 'https://acme.example/dpo' }, 'a contact is replaced whole');
+  t.same(replaced.json().controller_contact, LEGAL.controller_contact, 'the others stay');
+
+  const cleared = await ta.call({
+    method: 'PATCH',
+    url: '/v1/tenant',
+    payload: { controller_contact: null, dpo_contact: null, supervisory_authority: null, judicial_remedy: null },
+  });
+  t.match(cleared.json(), { controller_contact: null, dpo_contact: null, supervisory_authority: null, judicial_remedy: null });
+});
+
+t.test('bad legal settings are a 400 naming the field and change nothing', async (t) => {
+  const ta = await build(t);
+  const cases: [Record<string, unknown>, string[]][] = [
+    [{ controller_contact: { name: 'Acme Ltd' } }, ['controller_contact']],
+    [{ controller_contact: {} }, ['controller_contact']],
+    [{ controller_contact: { email: 'not-an-email' } }, ['controller_contact.email']],
+    [{ controller_contact: { url: 'http://acme.example' } }, ['controller_contact.url']],
+    [{ controller_contact: { url: 'javascript:alert(1)' } }, ['controller_contact.url']],
+    [{ controller_contact: { phone: 'call me maybe' } }, ['controller_contact.phone']],
+    [{ controller_contact: { address: 'x'.repeat(501) } }, ['controller_contact.address']],
+    [{ controller_contact: { email: 'a@acme.example', fax: '123' } }, ['controller_contact.fax']],
+    [{ dpo_contact: { name: 'x'.repeat(201), email: 'dpo@acme.example' } }, ['dpo_contact.name']],
+    [{ dpo_contact: 'dpo@acme.example' }, ['dpo_contact']],
+    [{ supervisory_authority: { name: 'CPDP' } }, ['supervisory_authority.url']],
+    [{ supervisory_authority: { name: 'CPDP', url: 'http://www.cpdp.bg' } }, ['supervisory_authority.url']],
+    [{ supervisory_authority: { url: 'https://www.cpdp.bg' } }, ['supervisory_authority.name']],
+    [{ judicial_remedy: 'x'.repeat(2001) }, ['judicial_remedy']],
+    [{ judicial_remedy: '   ' }, ['judicial_remedy']],
+  ];
+  for (const [payload, expected] of cases) {
+    const res = await ta.call({ method: 'PATCH', url: '/v1/tenant', payload: { ...payload, name: 'Renamed' } });
+    t.same(fields(assertProblem(t, res, 400, 'VALIDATION_FAILED', JSON.stringify(payload).slice(0, 80))), expected, JSON.stringify(payload).slice(0, 80));
+  }
+  t.match((await ta.call({ method: 'GET', url: '/v1/tenant' })).json(), { name: 'Test controller', controller_contact: null, dpo_contact: null });
+});
+
+t.test('the legal settings need the scope tenant:admin to change', async (t) => {
+  const ta = await build(t);
+  const denied = await ta.call({ method: 'PATCH', url: '/v1/tenant', scope: ALL_BUT_ADMIN, payload: { supervisory_authority: LEGAL.supervisory_authority } });
+  assertProblem(t, denied, 403, 'FORBIDDEN');
+  t.equal((await ta.call({ method: 'GET', url: '/v1/tenant' })).json().supervisory_authority, null);
+});
