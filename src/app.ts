@@ -12,6 +12,8 @@ import rightsRequestsRoutes from './modules/rights-requests/rights-requests.rout
 import privacyNoticeRoutes from './modules/privacy-notice/privacy-notice.routes.js';
 import purposesRoutes from './modules/purposes/purposes.routes.js';
 import subjectsRoutes from './modules/subjects/subjects.routes.js';
+import systemsRoutes from './modules/systems/systems.routes.js';
+import tasksRoutes from './modules/tasks/tasks.routes.js';
 import { tenantsRoutes } from './modules/tenants/index.js';
 import webhookEndpointsRoutes from './modules/webhook-endpoints/webhook-endpoints.routes.js';
 import auth from './plugins/auth.js';
@@ -115,7 +117,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(overload);
   await app.register(db);
   await app.register(redis);
-  app.decorate('services', createServices({ db: app.db, keyring: createKeyring(config), allowPrivateWebhooks: config.webhooks.allowPrivate, clock: opts.clock }));
+  app.decorate('services', createServices({ db: app.db, keyring: createKeyring(config), allowPrivateWebhooks: config.webhooks.allowPrivate, publicBaseUrl: config.publicBaseUrl, clock: opts.clock }));
   await app.register(auth);
   app.decorateRequest('tenant', null);
   app.addHook('onRequest', async (request) => {
@@ -133,5 +135,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(webhookEndpointsRoutes);
   await app.register(outboxRoutes);
   await app.register(rightsRequestsRoutes);
+  await app.register(systemsRoutes);
+  await app.register(tasksRoutes);
   return app;
 }

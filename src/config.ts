@@ -13,6 +13,8 @@ const EnvSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   HOST: z.string().default('0.0.0.0'),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  // Where connected systems reach this API from outside (task callback links are built on it).
+  PUBLIC_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   DATABASE_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/rightful'),
   DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
@@ -56,6 +58,8 @@ export type Config = {
   env: 'development' | 'test' | 'production';
   host: string;
   port: number;
+  /** The API's address as connected systems see it, without a trailing slash. */
+  publicBaseUrl: string;
   logLevel: string;
   database: { url: string; poolMax: number; statementTimeoutMs: number; connectTimeoutMs: number };
   redis: { url: string; prefix: string };
@@ -95,6 +99,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     env: e.NODE_ENV,
     host: e.HOST,
     port: e.PORT,
+    publicBaseUrl: (e.PUBLIC_BASE_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ''),
     logLevel: e.LOG_LEVEL,
     database: {
       url: e.DATABASE_URL,

@@ -17,8 +17,13 @@ import { createWebhookEndpointsRepo } from './modules/webhook-endpoints/webhook-
 import { createWebhookEndpointsService } from './modules/webhook-endpoints/webhook-endpoints.service.js';
 import { createRightsRequestsRepo } from './modules/rights-requests/rights-requests.repo.js';
 import { createRightsRequestsService } from './modules/rights-requests/rights-requests.service.js';
+import { createSystemsRepo } from './modules/systems/systems.repo.js';
+import { createTasksRepo } from './modules/tasks/tasks.repo.js';
+import { createTasksService } from './modules/tasks/tasks.service.js';
+import { createCallbackTokens } from './modules/tasks/tasks.tokens.js';
+import { createSystemsService } from './modules/systems/systems.service.js';
 
-export function createServices(deps: { db: Db; keyring: Keyring; allowPrivateWebhooks: boolean; clock?: () => Date }) {
+export function createServices(deps: { db: Db; keyring: Keyring; allowPrivateWebhooks: boolean; publicBaseUrl?: string; clock?: () => Date }) {
   const { db, keyring } = deps;
   const outbox = createOutboxRepo(db);
   const tenantsRepo = createTenantsRepo(db);
@@ -28,23 +33,42 @@ export function createServices(deps: { db: Db; keyring: Keyring; allowPrivateWeb
   const subjects = createSubjectsService({ db, repo: subjectsRepo, keyring, outbox });
   const privacyNotice = createPrivacyNoticeService({ purposes: purposesRepo, tenants });
   const consents = createConsentsService({ db, repo: createConsentsRepo(db), subjectsRepo, subjects, purposes: purposesRepo, outbox, clock: deps.clock });
+  const requestsRepo = createRightsRequestsRepo(db);
+  const systemsRepo = createSystemsRepo(db);
+  // Tasks tell their request when the last one closes; the request service fans out tasks: wired both ways here.
+  const tasks = createTasksService({
+    db,
+    repo: createTasksRepo(db),
+    systems: systemsRepo,
+    requests: requestsRepo,
+    subjectsRepo,
+    subjects,
+    outbox,
+    tokens: createCallbackTokens(keyring),
+    publicBaseUrl: deps.publicBaseUrl ?? 'http://localhost:3000',
+    onAllClosed: (tenantId, requestId, tx) => rightsRequests.finishErasure(tenantId, requestId, tx),
+    clock: deps.clock,
+  });
+  const rightsRequests = createRightsRequestsService({
+    db,
+    repo: requestsRepo,
+    tenants: tenantsRepo,
+    subjectsRepo,
+    subjects,
+    consents,
+    privacyNotice,
+    outbox,
+    tasks,
+    clock: deps.clock,
+  });
   return {
     tenants,
     purposes: createPurposesService({ db, repo: purposesRepo }),
     privacyNotice,
     subjects,
     consents,
-    rightsRequests: createRightsRequestsService({
-      db,
-      repo: createRightsRequestsRepo(db),
-      tenants: tenantsRepo,
-      subjectsRepo,
-      subjects,
-      consents,
-      privacyNotice,
-      outbox,
-      clock: deps.clock,
-    }),
+    rightsRequests,
+    tasks,
     webhookEndpoints: createWebhookEndpointsService({
       db,
       repo: createWebhookEndpointsRepo(db),
@@ -53,6 +77,7 @@ export function createServices(deps: { db: Db; keyring: Keyring; allowPrivateWeb
       allowPrivate: deps.allowPrivateWebhooks,
       clock: deps.clock,
     }),
+    systems: createSystemsService({ db, repo: systemsRepo, clock: deps.clock }),
     idempotency: createIdempotencyService({ db, repo: createIdempotencyRepo() }),
   };
 }

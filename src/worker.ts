@@ -1,28 +1,26 @@
-// The worker entry: load config → start the relay and the BullMQ processors → on SIGTERM stop taking work,
-// let jobs in hand finish (25 s), close connections. Same build and image as the API, another command.
+// The worker entry: load config → start the worker (src/worker-runtime.ts) → on SIGTERM/SIGINT stop taking work,
+// let jobs in hand finish (25 s), close connections; a hard exit at 30 s. Same build and image as the API.
+import closeWithGrace from 'close-with-grace';
+import pino from 'pino';
 import { ConfigError, loadConfig } from './config.js';
-import { startWorker } from './modules/outbox/outbox.worker.js';
+import { startWorker } from './worker-runtime.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const runtime = await startWorker(config);
-  let closing = false;
-  const shutdown = (signal: string) => {
-    if (closing) return;
-    closing = true;
-    console.error(JSON.stringify({ level: 30, msg: 'worker closing', signal }));
-    // A hard stop after 30 s whatever happens: the rows in hand are recovered by the next worker.
-    setTimeout(() => process.exit(1), 30_000).unref();
-    runtime.stop(25_000).then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
-  };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
+  const log = pino({ level: config.logLevel, base: { process: 'worker' } });
+  const runtime = await startWorker(config, { log });
+  // The rows in hand when the hard stop comes are recovered by the next worker (their holds expire).
+  closeWithGrace({ delay: 30_000, logger: log }, async ({ signal, err }) => {
+    if (err) log.error({ err }, 'worker closing after an uncaught error');
+    else log.info({ signal }, 'worker closing');
+    await runtime.stop(25_000);
+  });
 }
 
 main().catch((err: unknown) => {
-  console.error(err instanceof ConfigError ? err.message : err);
+  // Before the configuration is known (or when it is invalid), log at the default level.
+  const log = pino({ base: { process: 'worker' } });
+  if (err instanceof ConfigError) log.fatal(err.message);
+  else log.fatal({ err }, 'worker failed to start');
   process.exit(1);
 });

@@ -1,10 +1,12 @@
-// `npm run openapi` writes openapi.yaml from the route schemas; `--check` fails when the committed file drifts.
+// `npm run openapi` writes openapi.yaml from the route schemas and the event catalogue, and the README's events
+// table from the catalogue; `--check` fails when either committed file drifts.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { buildApp } from '../app.js';
 import { loadConfig } from '../config.js';
+import { eventsMarkdown } from '../modules/outbox/outbox.catalogue.js';
 
 export async function renderOpenApi(): Promise<string> {
-  // The document depends only on the routes: build the app without touching Postgres or Redis.
+  // The document depends only on the routes and the catalogue: build the app without touching Postgres or Redis.
   const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', DATABASE_URL: 'postgres://openapi@127.0.0.1:1/openapi', REDIS_URL: 'redis://127.0.0.1:1' });
   const app = await buildApp(config, { logger: false });
   await app.ready();
@@ -13,21 +15,40 @@ export async function renderOpenApi(): Promise<string> {
   return yaml;
 }
 
-const target = new URL('../../openapi.yaml', import.meta.url);
-const yaml = await renderOpenApi();
-if (process.argv.includes('--check')) {
-  let current = '';
+export const EVENTS_START = '<!-- events:start (generated from src/modules/outbox/outbox.catalogue.ts by npm run openapi) -->';
+export const EVENTS_END = '<!-- events:end -->';
+
+/** The README with its events table replaced by the catalogue's. */
+export function renderReadme(readme: string): string {
+  const start = readme.indexOf(EVENTS_START);
+  const end = readme.indexOf(EVENTS_END);
+  if (start < 0 || end < start) throw new Error(`README.md lacks the events markers:\n${EVENTS_START}\n${EVENTS_END}`);
+  return `${readme.slice(0, start + EVENTS_START.length)}\n${eventsMarkdown()}${readme.slice(end)}`;
+}
+
+const read = (file: URL) => {
   try {
-    current = readFileSync(target, 'utf8');
+    return readFileSync(file, 'utf8');
   } catch {
-    /* missing counts as drift */
+    return ''; // missing counts as drift
   }
-  if (current !== yaml) {
-    console.error('openapi.yaml is out of date with the route schemas: run `npm run openapi` and commit the result');
+};
+
+const targets = { openapi: new URL('../../openapi.yaml', import.meta.url), readme: new URL('../../README.md', import.meta.url) };
+const current = { openapi: read(targets.openapi), readme: read(targets.readme) };
+const wanted = { openapi: await renderOpenApi(), readme: renderReadme(current.readme) };
+if (process.argv.includes('--check')) {
+  const drifted = [
+    current.openapi !== wanted.openapi && 'openapi.yaml is out of date with the route schemas or the event catalogue',
+    current.readme !== wanted.readme && "README.md's events table is out of date with the event catalogue",
+  ].filter(Boolean);
+  if (drifted.length) {
+    console.error(`${drifted.join('\n')}: run \`npm run openapi\` and commit the result`);
     process.exit(1);
   }
-  console.log('openapi.yaml is up to date');
+  console.log('openapi.yaml and the README events table are up to date');
 } else {
-  writeFileSync(target, yaml);
-  console.log('openapi.yaml written');
+  writeFileSync(targets.openapi, wanted.openapi);
+  if (wanted.readme !== current.readme) writeFileSync(targets.readme, wanted.readme);
+  console.log('openapi.yaml and the README events table written');
 }

@@ -7,3 +7,5 @@ export * from '../modules/idempotency/idempotency.table.js';
 export * from '../modules/outbox/outbox.table.js';
 export * from '../modules/webhook-endpoints/webhook-endpoints.table.js';
 export * from '../modules/rights-requests/rights-requests.table.js';
+export * from '../modules/systems/systems.table.js';
+export * from '../modules/tasks/tasks.table.js';

@@ -4,6 +4,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import fp from 'fastify-plugin';
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { addedAtSend, ALL_EVENT_TYPES, EVENT_CATALOGUE, eventBodySchema, type EventType } from '../modules/outbox/outbox.catalogue.js';
 
 export const API_DESCRIPTION = `Rightful records and proves consent, checks it on the campaign hot path, and keeps the register of
 processing purposes that the right to information is answered from.
@@ -29,22 +30,15 @@ valid Unicode without NUL. Rate limits are per client; a 429 or 503 carries \`Re
 the headers \`webhook-id\` (\`msg_<event id>\`, the same on every retry and redelivery: deduplicate on it),
 \`webhook-timestamp\` (Unix seconds) and \`webhook-signature\` (\`v1,<base64 HMAC-SHA256 of "id.timestamp.body">\`
 keyed with the base64 part of the \`whsec_\` secret; two space-separated signatures for 24 hours after a rotation).
-A 2xx within 15 seconds is success; anything else is retried with growing backoff for about three days. Event
-types and their \`data\` (ids and facts only, never identifiers or evidence):
-
-- \`subject.created\`: subject_id
-- \`consent.granted\`, \`consent.withdrawn\`: subject_id, purpose, purpose_version, source, occurred_at, ledger_event_id
-- \`subject.objected\`: subject_id, scope (direct_marketing | automated_decisions), occurred_at
-- \`request.created\`, \`request.status_changed\` (+ from, to, action), \`request.extended\`, \`request.completed\`:
-  request_id, subject_id, request_type, status, due_date
-- \`request.deadline_approaching\` (+ due_at, days_left) and \`request.overdue\` (+ due_at): reminders to the DPO
-- \`ping\`: endpoint_id (sent by POST /v1/webhook-endpoints/{id}/test)`;
+A 2xx within 15 seconds is success; anything else is retried with growing backoff for about three days. Every
+event type, when it is sent, to whom, and its \`data\` are in this document's \`webhooks\` section.`;
 
 type OpenApiResponse = { description?: string; content?: Record<string, unknown>; headers?: Record<string, unknown> };
 type OpenApiOperation = { responses?: Record<string, OpenApiResponse>; parameters?: { in?: string; name?: string }[]; security?: unknown[] };
 type OpenApiDoc = {
-  components?: { schemas?: Record<string, unknown>; headers?: Record<string, unknown> };
+  components?: { schemas?: Record<string, unknown>; headers?: Record<string, unknown>; parameters?: Record<string, unknown> };
   paths?: Record<string, Record<string, OpenApiOperation>>;
+  webhooks?: Record<string, Record<string, unknown>>;
 };
 
 /** Response headers the service sets, declared once and referred to from every response that carries them. */
@@ -64,11 +58,12 @@ const BODY_METHODS = new Set(['post', 'put', 'patch', 'delete']);
  * and 409 wherever an Idempotency-Key is accepted. */
 function declareCommonResponses(doc: OpenApiDoc): void {
   doc.components = { ...doc.components, headers: HEADERS };
-  for (const ops of Object.values(doc.paths ?? {})) {
+  for (const [path, ops] of Object.entries(doc.paths ?? {})) {
     for (const [method, op] of Object.entries(ops)) {
       const responses = (op.responses ??= {});
       const problemRef = Object.entries(responses).find(([st]) => Number(st) >= 400)?.[1];
-      const authenticated = !(Array.isArray(op.security) && op.security.length === 0);
+      // Every route is rate limited (per client, or per address before authentication) except the health checks.
+      const limited = path !== '/healthz' && path !== '/readyz';
       const idempotent = (op.parameters ?? []).some((p) => p.in === 'header' && p.name === 'idempotency-key');
       if (problemRef) {
         const add = (status: string, description: string) => {
@@ -85,7 +80,7 @@ function declareCommonResponses(doc: OpenApiDoc): void {
         const headers: Record<string, unknown> = { 'x-request-id': ref('x-request-id') };
         if (code === 429 || code === 503) headers['retry-after'] = ref('retry-after');
         if (idempotent && code < 300) headers['idempotent-replayed'] = ref('idempotent-replayed');
-        if (authenticated) for (const n of ['x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset']) headers[n] = ref(n);
+        if (limited) for (const n of ['x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset']) headers[n] = ref(n);
         response.headers = { ...headers, ...response.headers };
       }
       // Keep the responses in status order.
@@ -98,8 +93,81 @@ function declareCommonResponses(doc: OpenApiDoc): void {
  * (the zod transform emits an input and an output variant of every schema, and only one of them is used). */
 const SUCCESS: Record<string, string> = { '200': 'Success', '201': 'Created', '204': 'Done, nothing to return' };
 
+/** The Standard Webhooks headers of every delivery. */
+const WEBHOOK_PARAMETERS: Record<string, Record<string, unknown>> = {
+  WebhookId: {
+    name: 'webhook-id',
+    in: 'header',
+    required: true,
+    description: 'msg_<event id>: the same on every retry and redelivery of the event; deduplicate on it',
+    schema: { type: 'string', pattern: '^msg_[0-9a-f-]{36}$' },
+  },
+  WebhookTimestamp: {
+    name: 'webhook-timestamp',
+    in: 'header',
+    required: true,
+    description: 'When this attempt was signed, in Unix seconds; refuse attempts too far from your clock',
+    schema: { type: 'string', pattern: '^[0-9]+$' },
+  },
+  WebhookSignature: {
+    name: 'webhook-signature',
+    in: 'header',
+    required: true,
+    description:
+      'v1,<base64 HMAC-SHA256 of "<webhook-id>.<webhook-timestamp>.<raw body>"> keyed with the base64-decoded part of the endpoint\'s whsec_ secret; two space-separated signatures for 24 hours after a rotation (either may match)',
+    schema: { type: 'string' },
+  },
+};
+
+const pascal = (type: string) => type.split(/[._]/).map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join('');
+const AUDIENCE: Record<string, string> = {
+  subscribers: 'Sent to every active endpoint subscribed to this type or to `*`.',
+  addressed: "Sent to one endpoint only (a connected system's), whatever event types it subscribes to; never to other subscribers.",
+  tested: 'Sent only to the endpoint being tested.',
+};
+
+/** The `webhooks` section, generated from the event catalogue: one POST per event type, its body a component. */
+function declareWebhooks(doc: OpenApiDoc): void {
+  const schemas = (doc.components ??= {}).schemas ?? (doc.components.schemas = {});
+  doc.components.parameters = { ...doc.components.parameters, ...WEBHOOK_PARAMETERS };
+  const webhooks: Record<string, Record<string, unknown>> = {};
+  for (const type of ALL_EVENT_TYPES) {
+    const entry = EVENT_CATALOGUE[type as EventType];
+    const name = `${pascal(type)}Webhook`;
+    const { $schema: _, ...schema } = z.toJSONSchema(eventBodySchema(type), { target: 'draft-2020-12', io: 'output' });
+    schemas[name] = schema;
+    const added = addedAtSend(type);
+    const description = [
+      `${entry.when}. ${AUDIENCE[entry.audience]}`,
+      added.length
+        ? `The outbox and the delivery log hold ids only; ${added.map((f) => `\`${f}\``).join(' and ')} ${added.length > 1 ? 'are' : 'is'} read when the event is sent (at every attempt), and the event is not sent when what it is about is gone.`
+        : '',
+    ]
+      .filter(Boolean)
+      .join(' ');
+    webhooks[type] = {
+      post: {
+        operationId: `receive${pascal(type)}`,
+        summary: `The ${type} event`,
+        description,
+        tags: ['webhooks'],
+        security: [],
+        parameters: Object.keys(WEBHOOK_PARAMETERS).map((p) => ({ $ref: `#/components/parameters/${p}` })),
+        requestBody: { required: true, content: { 'application/json': { schema: { $ref: `#/components/schemas/${name}` } } } },
+        responses: {
+          '200': { description: 'Any 2xx answer within 15 seconds acknowledges the event; the body is ignored' },
+          '410': { description: 'Gone: the endpoint is disabled and gets no further deliveries' },
+          default: { description: 'Anything else, or no answer in time, is retried with growing backoff for about three days' },
+        },
+      },
+    };
+  }
+  doc.webhooks = webhooks;
+}
+
 function tidy(doc: OpenApiDoc): OpenApiDoc {
   declareCommonResponses(doc);
+  declareWebhooks(doc);
   for (const ops of Object.values(doc.paths ?? {})) {
     for (const op of Object.values(ops)) {
       for (const [status, response] of Object.entries(op.responses ?? {})) {
@@ -116,7 +184,7 @@ function tidy(doc: OpenApiDoc): OpenApiDoc {
   const refsOf = (v: unknown) => new Set([...JSON.stringify(v).matchAll(/"#\/components\/schemas\/([^"]+)"/g)].map((m) => m[1]));
   // Drop unused schemas until none is left (dropping one can orphan those only it referred to).
   for (;;) {
-    const used = refsOf([doc.paths, Object.values(schemas)]);
+    const used = refsOf([doc.paths, doc.webhooks, Object.values(schemas)]);
     const unused = Object.keys(schemas).filter((n) => !used.has(n));
     if (unused.length === 0) break;
     for (const n of unused) delete schemas[n];

@@ -1,7 +1,7 @@
 // The outbox never loses an event: Redis emptied or stopped, a worker killed mid-delivery, two workers at once.
 import { spawn } from 'node:child_process';
 import t from 'tap';
-import { startWorker } from '../../src/modules/outbox/outbox.worker.js';
+import { startWorker } from '../../src/worker-runtime.js';
 import { build, createPurpose, createSubject, type TestApp } from '../helper.js';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
 import { startThrowawayRedis } from '../helpers/redis-server.js';

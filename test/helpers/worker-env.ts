@@ -1,6 +1,6 @@
 // The outbox worker in tests: settings that make it sweep, reconcile and retry within a test's time, and an
 // in-process worker stopped at teardown.
-import { startWorker } from '../../src/modules/outbox/outbox.worker.js';
+import { startWorker, type StartWorkerOptions } from '../../src/worker-runtime.js';
 import type { TestApp } from '../helper.js';
 
 type Teardown = { teardown(fn: () => unknown): void };
@@ -19,8 +19,9 @@ export function fastWorkerEnv(overrides: Record<string, string> = {}): Record<st
   };
 }
 
-/** An in-process worker on the test app's database and Redis (no health port), stopped at teardown. */
-export async function startTestWorker(t: Teardown, ta: TestApp, opts: { clock?: () => Date } = {}) {
+/** An in-process worker on the test app's database and Redis (no health port), stopped at teardown. `register`
+ * adds jobs beside the modules', as a new consumer would. */
+export async function startTestWorker(t: Teardown, ta: TestApp, opts: Pick<StartWorkerOptions, 'clock' | 'register'> = {}) {
   const worker = await startWorker(ta.config, { ...opts, healthPort: null });
   t.teardown(() => worker.stop(5000));
   return worker;

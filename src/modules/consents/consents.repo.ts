@@ -21,6 +21,8 @@ export type CheckRow = {
   restricted: boolean;
   consent: string | null;
   consent_version: number | null;
+  /** When the consent state last changed (a grant after a suppression is a fresh opt-in). */
+  consent_changed_ms: number | null;
   /** An upheld objection to this purpose (Art. 21(1) or 21(2)). */
   purpose_objection: boolean;
   soft_opt_in: boolean;
@@ -223,13 +225,13 @@ export function createConsentsRepo(db: Tx) {
     async check(tenantId: string, purposeKey: string, types: string[], blindIndexesHex: string[], tx: Tx = db): Promise<CheckRow[]> {
       const result = await tx.execute<CheckRow>(sql`
         SELECT t.ord::int AS ord, s.id AS subject_id, s.status, s.origin, s.marketing_objection, s.automated_decision_objection,
-               s.restricted, cs.status AS consent, cs.purpose_version AS consent_version,
+               s.restricted, cs.status AS consent, cs.purpose_version AS consent_version, (extract(epoch FROM cs.updated_at) * 1000)::float8 AS consent_changed_ms,
                EXISTS (SELECT 1 FROM objections o
                         WHERE o.subject_id = s.id AND o.purpose_key = ${purposeKey} AND o.status = 'upheld') AS purpose_objection,
                EXISTS (SELECT 1 FROM soft_opt_ins so WHERE so.subject_id = s.id AND so.purpose_key = ${purposeKey}) AS soft_opt_in,
                EXISTS (SELECT 1 FROM rights_requests rr
                         WHERE rr.subject_id = s.id AND rr.type = 'erasure'
-                          AND rr.status IN ('received', 'awaiting_identity', 'in_progress')) AS erasure_pending
+                          AND rr.status IN ('received', 'awaiting_approval', 'awaiting_identity', 'in_progress')) AS erasure_pending
           FROM unnest(${sql.param(types)}::text[], ${sql.param(blindIndexesHex)}::text[]) WITH ORDINALITY AS t(type, bidx, ord)
           JOIN subject_identifiers si
             ON si.tenant_id = ${tenantId} AND si.type = t.type AND si.blind_index = decode(t.bidx, 'hex')
@@ -278,6 +280,33 @@ export function createConsentsRepo(db: Tx) {
         .from(objections)
         .where(and(eq(objections.tenantId, tenantId), eq(objections.subjectId, subjectId)))
         .orderBy(asc(objections.purposeKey), asc(objections.scope));
+    },
+    /** Whether the person refused direct marketing: an objection to a direct-marketing purpose, or a consent to
+     * one withdrawn. */
+    async refusedMarketing(tenantId: string, subjectId: string, tx: Tx): Promise<boolean> {
+      const result = await tx.execute<{ refused: boolean }>(sql`
+        SELECT EXISTS (SELECT 1 FROM objections o WHERE o.tenant_id = ${tenantId} AND o.subject_id = ${subjectId}
+                          AND o.scope = 'direct_marketing' AND o.status = 'upheld')
+            OR EXISTS (SELECT 1 FROM consent_state cs JOIN purposes p ON p.tenant_id = cs.tenant_id AND p.key = cs.purpose_key
+                        WHERE cs.tenant_id = ${tenantId} AND cs.subject_id = ${subjectId} AND cs.status = 'withdrawn' AND p.direct_marketing) AS refused`);
+      return result.rows[0]?.refused === true;
+    },
+    /** Puts the keyed hashes of the subject's identifiers on the suppression list (before they are erased). */
+    async suppress(tenantId: string, subjectId: string, requestId: string, tx: Tx): Promise<void> {
+      await tx.execute(sql`
+        INSERT INTO suppressions (tenant_id, type, blind_index, purpose_key, request_id)
+        SELECT tenant_id, type, blind_index, '*', ${requestId}::uuid FROM subject_identifiers
+         WHERE tenant_id = ${tenantId} AND subject_id = ${subjectId}
+        ON CONFLICT DO NOTHING`);
+    },
+    /** Which of these identifiers (by ordinal) are suppressed from direct marketing, and since when. */
+    async suppressed(tenantId: string, types: string[], blindIndexesHex: string[], tx: Tx = db): Promise<{ ord: number; since: Date }[]> {
+      const result = await tx.execute<{ ord: number; since_ms: number }>(sql`
+        SELECT t.ord::int AS ord, (extract(epoch FROM max(sp.created_at)) * 1000)::float8 AS since_ms
+          FROM unnest(${sql.param(types)}::text[], ${sql.param(blindIndexesHex)}::text[]) WITH ORDINALITY AS t(type, bidx, ord)
+          JOIN suppressions sp ON sp.tenant_id = ${tenantId} AND sp.type = t.type AND sp.blind_index = decode(t.bidx, 'hex') AND sp.purpose_key = '*'
+         GROUP BY t.ord`);
+      return result.rows.map((r) => ({ ord: r.ord, since: new Date(r.since_ms) }));
     },
     /** Records (or renews) a soft opt-in; returns the row. */
     async recordSoftOptIn(row: typeof softOptIns.$inferInsert, tx: Tx = db): Promise<SoftOptInRow> {

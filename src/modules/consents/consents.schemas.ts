@@ -14,6 +14,7 @@ export const CHECK_REASONS = [
   'restricted',
   'erasure_pending',
   'request_only',
+  'suppressed',
   'unknown_subject',
   'legal_basis',
 ] as const;

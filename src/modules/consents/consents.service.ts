@@ -364,6 +364,9 @@ export function createConsentsService(deps: {
       });
     },
 
+    refusedMarketing: (tenantId: string, subjectId: string, tx: Tx) => repo.refusedMarketing(tenantId, subjectId, tx),
+    suppress: (tenantId: string, subjectId: string, requestId: string, tx: Tx) => repo.suppress(tenantId, subjectId, requestId, tx),
+
     /** The objections a rights request carries. */
     async objectionsOfRequest(tenantId: string, requestId: string, tx: Tx = db): Promise<Objection[]> {
       return (await repo.objectionsOfRequest(tenantId, requestId, tx)).map(presentObjection);
@@ -419,9 +422,18 @@ export function createConsentsService(deps: {
       });
       const results: CheckResult['results'] = identifiers.map(() => ({ allowed: false, reason: 'unknown_subject' as const, subject_id: null }));
       const rows = types.length ? await repo.check(ctx.id, purposeKey, types, hexes) : [];
+      // Art. 21(3) after erasure: identifiers of erased people who refused direct marketing stay suppressed from it.
+      const suppressed = purpose.directMarketing && types.length ? new Map((await repo.suppressed(ctx.id, types, hexes)).map((s) => [s.ord, s.since])) : new Map<number, Date>();
+      for (const [ord] of suppressed) results[position[ord - 1]!] = { allowed: false, reason: 'suppressed', subject_id: null };
       for (const r of rows) {
         const i = position[r.ord - 1]!;
         if (r.status === 'erased') continue;
+        const since = suppressed.get(r.ord);
+        // Re-imported after erasure: suppressed until a grant recorded after the suppression (a fresh opt-in).
+        if (since && !(r.consent === 'granted' && r.consent_changed_ms !== null && r.consent_changed_ms > since.getTime())) {
+          results[i] = { allowed: false, reason: 'suppressed', subject_id: r.subject_id };
+          continue;
+        }
         results[i] = { ...decide(purpose, r), subject_id: r.subject_id };
       }
       return { purpose: purpose.key, purpose_version: purpose.version, results };

@@ -102,3 +102,22 @@ export const softOptIns = pgTable(
   },
   (t) => [primaryKey({ columns: [t.subjectId, t.purposeKey] })],
 );
+
+/**
+ * After erasure, a keyed hash (the tenant's blind index) of each identifier of a person who objected to direct
+ * marketing or withdrew a marketing consent (or of every erased person, by tenant setting): a later import of the
+ * same email is answered `suppressed` (Art. 21(3)), until a grant recorded after the erasure. purpose_key '*' stands
+ * for every direct-marketing purpose. Kept on Art. 6(1)(c)/(f); the person is told it exists.
+ */
+export const suppressions = pgTable(
+  'suppressions',
+  {
+    tenantId: uuid('tenant_id').notNull().references(() => tenants.id),
+    type: text('type').notNull(),
+    blindIndex: bytea('blind_index').notNull(),
+    purposeKey: text('purpose_key').notNull().default('*'),
+    requestId: uuid('request_id'),
+    createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.type, t.blindIndex, t.purposeKey] })],
+);

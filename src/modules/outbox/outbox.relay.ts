@@ -3,10 +3,14 @@
 import type { Queue } from 'bullmq';
 import pg from 'pg';
 import type { Logger } from 'pino';
+import { z } from 'zod';
 import type { OutboxRepo } from './outbox.repo.js';
 
 export const OUTBOX_CHANNEL = 'rightful_outbox';
 export const OUTBOX_QUEUE = 'outbox';
+/** A job of the outbox queue: named by the row's topic, it carries the row's id and nothing else (INV-6). */
+export const OutboxJobSchema = z.object({ outbox_id: z.uuid() });
+export type OutboxJob = z.infer<typeof OutboxJobSchema>;
 
 export type RelayOptions = { sweepMs: number; reconcileMs: number; visibilityTimeoutMs: number; batch: number; databaseUrl: string };
 
@@ -66,7 +70,7 @@ export function createRelay(deps: { repo: OutboxRepo; queue: Queue; log: Logger;
     const rows = await repo.claimDue(options.batch, clock());
     if (rows.length === 0) return 0;
     try {
-      await queue.addBulk(rows.map((r) => ({ name: r.topic, data: { outbox_id: r.id }, opts: { jobId: jobIdOf(r) } })));
+      await queue.addBulk(rows.map((r) => ({ name: r.topic, data: { outbox_id: r.id } satisfies OutboxJob, opts: { jobId: jobIdOf(r) } })));
     } catch (err) {
       // Redis is down or refused: the rows go back to pending and nothing is lost.
       await repo.release(rows.map((r) => r.id), 'enqueue failed');

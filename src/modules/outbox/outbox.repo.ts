@@ -15,7 +15,6 @@ export function createOutboxRepo(db: Tx) {
       return values.map((v) => v.id);
     },
 
-
     /** Claims due rows for the queue: SKIP LOCKED lets several relays run without taking the same row. */
     async claimDue(limit: number, now: Date, tx: Tx = db): Promise<Pick<OutboxRow, 'id' | 'topic' | 'attempts'>[]> {
       const result = await tx.execute<{ id: string; topic: string; attempts: number }>(sql`
@@ -74,6 +73,22 @@ export function createOutboxRepo(db: Tx) {
 
     async finish(id: string, status: 'done' | 'dead' | 'cancelled', error: string | null, tx: Tx = db): Promise<void> {
       await tx.update(outbox).set({ status, lastError: error, lockedUntil: null, finishedAt: new Date() }).where(eq(outbox.id, id));
+    },
+
+    /** Lets go of a row whose handler failed, so the queue's retry can take it at once; it stays in flight. */
+    async unhold(id: string, attempts: number, error: string, tx: Tx = db): Promise<void> {
+      await tx
+        .update(outbox)
+        .set({ lockedUntil: null, lastError: error })
+        .where(and(eq(outbox.id, id), eq(outbox.status, 'enqueued'), eq(outbox.attempts, attempts)));
+    },
+
+    /** Done, unless its handler finished or rescheduled it meanwhile, or it went back to the queue (a later attempt). */
+    async complete(id: string, attempts: number, tx: Tx = db): Promise<void> {
+      await tx
+        .update(outbox)
+        .set({ status: 'done', lastError: null, lockedUntil: null, finishedAt: new Date() })
+        .where(and(eq(outbox.id, id), eq(outbox.status, 'enqueued'), eq(outbox.attempts, attempts)));
     },
 
     /** Schedules the row again (a webhook retry): it goes back to pending, due at `at`. */

@@ -49,6 +49,26 @@ export const GROUNDS = {
 export type Ground = keyof typeof GROUNDS;
 export const GROUND_KEYS = Object.keys(GROUNDS) as [Ground, ...Ground[]];
 
+/** The Art. 17(3) grounds that keep data despite an erasure: rejection grounds, and per-system exemptions. */
+export const ERASURE_EXEMPTION_GROUNDS = [
+  'art17_3_a_expression',
+  'art17_3_b_legal_obligation',
+  'art17_3_c_public_health',
+  'art17_3_d_archiving_research',
+  'art17_3_e_legal_claims',
+] as const satisfies readonly Ground[];
+
+/** Art. 17(1)(a)-(f): the ground the person invokes for erasure. */
+export const ERASURE_GROUNDS = {
+  no_longer_necessary: 'Art. 17(1)(a): the data are no longer necessary for the purposes they were collected for',
+  consent_withdrawn: 'Art. 17(1)(b): consent is withdrawn and there is no other legal ground',
+  objection: 'Art. 17(1)(c): the person objects under Art. 21(1) with no overriding grounds, or under Art. 21(2)',
+  unlawful_processing: 'Art. 17(1)(d): the data have been unlawfully processed',
+  legal_obligation: 'Art. 17(1)(e): erasure is required by a legal obligation',
+  child_information_society: 'Art. 17(1)(f): collected in relation to information society services offered to a child',
+} as const;
+export const ERASURE_GROUND_KEYS = Object.keys(ERASURE_GROUNDS) as [keyof typeof ERASURE_GROUNDS, ...(keyof typeof ERASURE_GROUNDS)[]];
+
 export function groundApplies(ground: Ground, type: RequestType): boolean {
   const types = GROUNDS[ground].types as readonly RequestType[] | null;
   return types === null || types.includes(type);

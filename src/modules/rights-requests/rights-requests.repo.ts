@@ -117,6 +117,13 @@ export function createRightsRequestsRepo(db: Tx) {
         .set({ facts: sql`(${rightsRequestEvents.facts} - 'reason') || '{"reason_given": true}'::jsonb` })
         .where(and(eq(rightsRequestEvents.tenantId, r.tenantId), eq(rightsRequestEvents.requestId, r.id), sql`${rightsRequestEvents.facts} ? 'reason'`));
     },
+    /** Erasure: the subject's sealed details and texts go (the key that could read them is destroyed too). */
+    async forgetTextsOf(tenantId: string, subjectId: string, tx: Tx): Promise<void> {
+      await tx
+        .update(rightsRequests)
+        .set({ detailsSealed: null, textsSealed: null, extensionReason: null })
+        .where(and(eq(rightsRequests.tenantId, tenantId), eq(rightsRequests.subjectId, subjectId)));
+    },
     async stats(tenantId: string, now: Date, tx: Tx = db) {
       const result = await tx.execute<{ status: string; type: string; n: number; overdue: number; due_soon: number }>(sql`
         SELECT status, type, count(*)::int AS n,

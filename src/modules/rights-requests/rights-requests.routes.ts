@@ -126,11 +126,12 @@ const routes: FastifyPluginAsyncZod = async (app) => {
   );
 
   for (const action of TRANSITION_ACTIONS) {
-    const { operationId, summary, description } = TRANSITIONS[action];
+    const t = TRANSITIONS[action];
+    const { operationId, summary, description } = t;
     app.post(
       `/v1/rights-requests/:id/${action}`,
       {
-        config: { scopes: ['requests:write'] },
+        config: { scopes: ['scope' in t ? t.scope : 'requests:write'] },
         schema: {
           operationId,
           summary,
@@ -138,7 +139,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
           tags,
           params: RequestParams,
           body: TransitionBodies[action],
-          response: { 200: RequestSchema, ...problems(404, 409, 413, 415) },
+          response: { 200: RequestSchema, ...problems(404, 409, 413, 415, 422) },
         },
       },
       async (request) => service.transition(principalOf(request), request.params.id, action, request.body),

@@ -14,6 +14,9 @@ import {
   OUTCOMES,
   RESTRICTION_GROUND_KEYS,
   RESTRICTION_GROUNDS,
+  ERASURE_EXEMPTION_GROUNDS,
+  ERASURE_GROUND_KEYS,
+  ERASURE_GROUNDS,
 } from './rights-requests.catalogue.js';
 import { REQUEST_CHANNELS, REQUEST_STATUSES, REQUEST_TYPES } from './rights-requests.table.js';
 import type { TransitionAction } from './rights-requests.transitions.js';
@@ -50,6 +53,10 @@ const ObjectionInput = z
   })
   .strict();
 
+export const ErasureGroundSchema = z
+  .enum(ERASURE_GROUND_KEYS)
+  .meta({ id: 'ErasureGround', description: Object.entries(ERASURE_GROUNDS).map(([k, v]) => `${k}: ${v}`).join('; ') });
+
 export const CreateRequestBody = z
   .object({
     subject: z
@@ -68,6 +75,7 @@ export const CreateRequestBody = z
     locale: LocaleSchema.optional().describe("The person's language (defaults to the tenant's default locale): an information request's privacy notice is rendered in it (Art. 12(1))"),
     details: z.string().max(10_000).optional().describe('Free text; for rectification, the corrections asked. Stored encrypted.'),
     restriction_ground: RestrictionGroundSchema.optional().describe('Required for a restriction request, and only there: why processing is to be restricted (Art. 18(1)(a)-(d))'),
+    erasure_ground: ErasureGroundSchema.optional().describe('For an erasure request only: the Art. 17(1) ground the person invokes (if not given here, the DPO records it on approve)'),
     objection: ObjectionInput.optional().describe('For an objection request only (defaults to direct_marketing for every direct-marketing purpose): what is objected to'),
     restrict_meanwhile: z
       .boolean()
@@ -80,6 +88,7 @@ export const CreateRequestBody = z
     if (b.type === 'restriction' && !b.restriction_ground) issue(['restriction_ground'], 'is required for a restriction request: one of the Art. 18(1)(a)-(d) grounds');
     if (b.type !== 'restriction' && b.restriction_ground) issue(['restriction_ground'], 'is only for a restriction request (an objection to processing restricts with restrict_meanwhile)');
     if (b.type !== 'objection' && b.objection) issue(['objection'], 'is only for an objection request');
+    if (b.type !== 'erasure' && b.erasure_ground) issue(['erasure_ground'], 'is only for an erasure request');
     if (b.objection?.scope === 'processing' && !b.objection.purposes) issue(['objection', 'purposes'], 'is required for an objection to processing (Art. 21(1)): name the purposes');
     if (b.restrict_meanwhile && !(b.type === 'objection' && b.objection?.scope === 'processing')) {
       issue(['restrict_meanwhile'], 'is only for an objection to processing (Art. 18(1)(d)); an objection to direct marketing takes effect at once');
@@ -143,6 +152,10 @@ export const RequestSchema = z
     subject_informed_at: z.iso.datetime().nullable().describe('When the person was told of the extension (Art. 12(3))'),
     identity_doubt: z.string().nullable().describe('The reasonable doubts stated when proof of identity was last asked (Art. 12(6); decrypted)'),
     restriction_ground: RestrictionGroundSchema.nullable().describe('Restriction requests (and objections restricting meanwhile: objection_pending): the Art. 18(1) ground'),
+    erasure_ground: ErasureGroundSchema.nullable().describe('Erasure requests: the Art. 17(1) ground that applies'),
+    waiting_on: z
+      .array(z.object({ system_id: z.uuid().nullable(), system_name: z.string().nullable(), status: z.enum(['pending', 'acknowledged', 'failed']) }))
+      .describe('The connected systems whose part of this request is still open (tasks pending, acknowledged or failed)'),
     objection: z
       .object({ scope: z.enum(OBJECTION_SCOPES), purposes: z.array(z.string()).nullable().describe('null: every direct-marketing purpose') })
       .nullable()
@@ -193,6 +206,9 @@ export const StatsSchema = z
     open_by_type: z.record(z.string(), z.number().int()),
     overdue: z.number().int(),
     due_next_7_days: z.number().int(),
+    waiting_on_systems: z
+      .array(z.object({ system_id: z.uuid().nullable(), system_name: z.string().nullable(), open_tasks: z.number().int() }))
+      .describe('Connected systems with tasks still open (pending, acknowledged or failed): who has not answered'),
   })
   .meta({ id: 'RightsRequestStats', description: "The DPO's morning view" });
 
@@ -259,6 +275,36 @@ export const TransitionBodies = {
   withdraw: z.object({ at: At, note: Note }).strict(),
   assign: z.object({ at: At, assignee: text(200).nullable() }).strict(),
   comment: z.object({ at: At, note: text(10_000) }).strict(),
+  approve: z
+    .object({
+      at: At,
+      identity: z
+        .enum(['verified', 'not_needed'])
+        .describe('verified: the identity was checked; not_needed: the DPO decided no check was needed (say why in identity_note) — Art. 12(6)'),
+      identity_note: text(2000).optional().describe('Why no identity check was needed; required with not_needed; stored encrypted'),
+      exemptions: z
+        .array(
+          z
+            .object({
+              system_id: z.uuid(),
+              ground: z.enum(ERASURE_EXEMPTION_GROUNDS).describe('The Art. 17(3) ground for keeping data in this system'),
+              categories: z.array(text(100)).min(1).max(50).describe('The data categories kept (the rest is erased)'),
+              until: DateInput.optional().describe('When the retention ends (the data are erased then); none for open-ended grounds'),
+              note: text(2000).optional().describe('Stored encrypted'),
+            })
+            .strict(),
+        )
+        .max(100)
+        .optional()
+        .describe('Systems that keep some data under an Art. 17(3) ground: their tasks are exempt'),
+      erasure_ground: ErasureGroundSchema.optional().describe('The Art. 17(1) ground that applies; required unless recorded when the request was created'),
+      public_disclosure: z.boolean().optional().describe('The controller made the data public: a task records informing the other controllers (Art. 17(2))'),
+      note: Note,
+    })
+    .strict()
+    .superRefine((b, ctx) => {
+      if (b.identity === 'not_needed' && !b.identity_note) ctx.addIssue({ code: 'custom', path: ['identity_note'], message: 'is required when identity is not_needed: say why no check was needed' });
+    }),
 } as const satisfies Record<TransitionAction, z.ZodType>;
 export type TransitionInputs = { [A in TransitionAction]: z.infer<(typeof TransitionBodies)[A]> };
 export type { TransitionAction };

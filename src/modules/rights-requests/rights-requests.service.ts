@@ -13,6 +13,7 @@ import type { SubjectsService } from '../subjects/subjects.service.js';
 import type { TenantRow, TenantsRepo } from '../tenants/tenants.repo.js';
 import type { TenantContext } from '../tenants/tenants.service.js';
 import type { ConsentsService } from '../consents/consents.service.js';
+import type { Exemption, TasksService } from '../tasks/tasks.service.js';
 import {
   GROUNDS,
   groundApplies,
@@ -46,6 +47,8 @@ type RequestTexts = {
   /** The human review of an automated decision (Art. 22(3)): the person's point of view, the decision after it. */
   subject_view?: string;
   review_decision?: string;
+  /** Why the DPO approved an erasure without checking identity. */
+  identity_note?: string;
 };
 
 type NotificationChannel = (typeof NOTIFICATION_CHANNELS)[number];
@@ -63,6 +66,8 @@ type StoredOutcome = {
   automatic?: boolean;
   /** Legacy: the rejection ground of the first version. */
   ground?: LegacyRejectionGround;
+  /** An erasure's approval: how identity was settled, and when. */
+  approval?: { identity: 'verified' | 'not_needed'; at: string; by: string };
 };
 
 type Actor = { tenantId: string; clientId: string };
@@ -81,6 +86,11 @@ export type TransitionInput = {
   subject_notified_at?: string;
   notified_by?: NotificationChannel;
   human_review?: { reviewer: string; subject_view: string; decision: string; decision_changed: boolean };
+  identity?: 'verified' | 'not_needed';
+  identity_note?: string;
+  exemptions?: Exemption[];
+  public_disclosure?: boolean;
+  erasure_ground?: string;
 };
 
 /** An instant the client gives about the past (not in the future), bounded by the request's own dates. */
@@ -129,9 +139,10 @@ export function createRightsRequestsService(deps: {
   consents: ConsentsService;
   privacyNotice: PrivacyNoticeService;
   outbox: OutboxRepo;
+  tasks: TasksService;
   clock?: () => Date;
 }) {
-  const { db, repo, tenants, subjectsRepo, subjects, consents, privacyNotice, outbox } = deps;
+  const { db, repo, tenants, subjectsRepo, subjects, consents, privacyNotice, outbox, tasks } = deps;
   const clock = deps.clock ?? (() => new Date());
 
   function deadlineInput(tenant: TenantRow, r: Pick<RequestRow, 'receivedAt' | 'extended' | 'pauses'>): DeadlineInput {
@@ -175,7 +186,12 @@ export function createRightsRequestsService(deps: {
     };
   }
 
-  function present(r: RequestRow, subject: SubjectRow | undefined, now: Date): RightsRequest {
+  type Waiting = RightsRequest['waiting_on'];
+  async function presentOne(r: RequestRow, subject: SubjectRow | undefined, now: Date, tx: Tx = db): Promise<RightsRequest> {
+    return present(r, subject, now, (await tasks.waitingOn(r.tenantId, [r.id], tx)).get(r.id) ?? []);
+  }
+
+  function present(r: RequestRow, subject: SubjectRow | undefined, now: Date, waiting: Waiting): RightsRequest {
     const key = subject ? subjects.dataKeyOf(subject) : null;
     const texts = textsOf(r, key);
     const open_ = isOpenStatus(r.status);
@@ -196,6 +212,8 @@ export function createRightsRequestsService(deps: {
       subject_informed_at: r.subjectInformedAt?.toISOString() ?? null,
       identity_doubt: texts.identity_doubt ?? null,
       restriction_ground: r.restrictionGround as RestrictionGround | null,
+      erasure_ground: r.erasureGround as RightsRequest['erasure_ground'],
+      waiting_on: waiting,
       objection: r.objection ? { scope: r.objection.scope, purposes: r.objection.purposes } : null,
       rejection_ground: r.rejectionGround as RightsRequest['rejection_ground'],
       assignee: r.assignee,
@@ -205,6 +223,55 @@ export function createRightsRequestsService(deps: {
       created_at: r.createdAt.toISOString(),
       updated_at: r.updatedAt.toISOString(),
     };
+  }
+
+  /**
+   * Rightful forgets (Art. 17): the subject's data key is destroyed (crypto-shredding: evidence, notes and every
+   * sealed text become unreadable), identifier rows and encrypted details go, the ledger rows stay and still verify,
+   * the subject becomes an `erased` tombstone. Before that, the identifiers' keyed hashes go on the suppression list
+   * when the person refused direct marketing (or the tenant suppresses every erased person): a later import of the
+   * same email is not marketed to (Art. 21(3)).
+   */
+  async function eraseSubject(r: RequestRow, tenant: TenantRow, now: Date, tx: Tx): Promise<void> {
+    const subject = await subjectsRepo.lock(r.tenantId, r.subjectId, tx);
+    if (!subject || subject.status === 'erased') return;
+    if (tenant.suppressErased || subject.marketingObjection || (await consents.refusedMarketing(r.tenantId, r.subjectId, tx))) {
+      await consents.suppress(r.tenantId, r.subjectId, r.id, tx);
+    }
+    await repo.forgetTextsOf(r.tenantId, r.subjectId, tx);
+    await subjects.erase(r.tenantId, r.subjectId, now, tx);
+    await outbox.insert([{ ...eventRow(r.tenantId, 'subject.erased' as EventType, { subject_id: r.subjectId, request_id: r.id }, now), refId: r.id }], tx);
+  }
+
+  /** The last task of an approved erasure closed: Rightful erases its own copy and the request completes, in one
+   * transaction. Exempt tasks make the answer a partial grant with their Art. 17(3) grounds. */
+  async function finishErasure(tenantId: string, requestId: string, tx: Tx): Promise<void> {
+    const now = clock();
+    const r = await repo.lock(tenantId, requestId, tx);
+    if (!r || r.type !== 'erasure' || r.status !== 'in_progress') return;
+    const tenant = (await tenants.findById(tenantId, tx))!;
+    const all = await tasks.list(tenantId, requestId, tx);
+    const exempt = all.items.filter((t) => t.status === 'exempt' && t.exemption);
+    const grounds = [...new Set(exempt.map((t) => t.exemption!.ground))] as Ground[];
+    const result: Outcome = exempt.length ? 'partially_granted' : 'granted';
+    const outcome = {
+      ...((r.outcome ?? {}) as StoredOutcome),
+      result,
+      grounds,
+      automatic: true,
+      ...(result === 'partially_granted' ? { remedies: remediesOf(tenant) } : {}),
+    } satisfies StoredOutcome;
+    const updated = await repo.update(r.id, { status: 'completed', outcome, closedAt: now, lastTransitionAt: now }, tx);
+    await audit(updated, { tenantId, clientId: 'rightful' }, 'complete', r.status, 'completed', now, now, { automatic: true, outcome: result, tasks: all.items.length, exempt: exempt.length }, undefined, null, tx);
+    await eraseSubject(updated, tenant, now, tx);
+    await outbox.insert(
+      [
+        { ...eventRow(tenantId, 'request.status_changed' as EventType, eventData(updated, { from: r.status, to: 'completed', action: 'complete' }), now), refId: r.id },
+        { ...eventRow(tenantId, 'request.completed' as EventType, eventData(updated), now), refId: r.id },
+      ],
+      tx,
+    );
+    await reschedule(tenant, updated, now, false, tx);
   }
 
   /** Lifts the subject's restricted flag that `r` held (a restriction, or an objection restricting meanwhile), unless
@@ -232,7 +299,7 @@ export function createRightsRequestsService(deps: {
       .map((rem) => ({
         ...eventRow(
           r.tenantId,
-          rem.type,
+          rem.type as EventType,
           eventData(r, { due_at: r.dueAt?.toISOString() ?? null, days_left: rem.type === 'request.overdue' ? 0 : rem.offsetDays }),
           rem.at > now ? rem.at : now,
         ),
@@ -280,6 +347,8 @@ export function createRightsRequestsService(deps: {
   }
 
   return {
+    finishErasure,
+
     async create(ctx: TenantContext, actor: Actor, input: CreateRequest, outer: Tx = db): Promise<RightsRequest> {
       const now = clock();
       const receivedAt = pastInstant('received_at', input.received_at, now);
@@ -312,7 +381,8 @@ export function createRightsRequestsService(deps: {
             subjectId: subject!.id,
             type: input.type,
             channel: input.channel,
-            status: 'received',
+            status: input.type === 'erasure' ? 'awaiting_approval' : 'received',
+            erasureGround: input.erasure_ground ?? null,
             locale,
             objection,
             restrictionGround,
@@ -323,8 +393,10 @@ export function createRightsRequestsService(deps: {
           },
           tx,
         );
-        await audit(r, actor, 'created', null, 'received', receivedAt, now, { channel: input.channel, due_date: r.dueDate }, undefined, key, tx);
+        await audit(r, actor, 'created', null, r.status, receivedAt, now, { channel: input.channel, due_date: r.dueDate }, undefined, key, tx);
         const events: { type: EventType; data: ReturnType<typeof eventData> }[] = [{ type: 'request.created', data: eventData(r) }];
+        // Art. 17: the DPO decides every erasure; alerted at once.
+        if (r.status === 'awaiting_approval') events.push({ type: 'request.review_required' as EventType, data: eventData(r) });
 
         // Effects that the law wants at once, whatever happens to the request afterwards.
         const effectAt = receivedAt.toISOString();
@@ -376,14 +448,14 @@ export function createRightsRequestsService(deps: {
         }
         await outbox.insert(events.map((e) => ({ ...eventRow(ctx.id, e.type, e.data, now), refId: r.id })), tx);
         await reschedule(tenant, r, now, true, tx);
-        return present(r, subject, now);
+        return presentOne(r, subject, now, tx);
       });
     },
 
     async get(tenantId: string, id: string): Promise<RightsRequest> {
       const r = await repo.find(tenantId, id);
       if (!r) throw new RequestNotFound();
-      return present(r, await subjectsRepo.find(tenantId, r.subjectId), clock());
+      return presentOne(r, await subjectsRepo.find(tenantId, r.subjectId), clock());
     },
 
     async list(tenantId: string, f: RequestFilters, page: { limit: number; cursor?: string }) {
@@ -391,7 +463,8 @@ export function createRightsRequestsService(deps: {
       const rows = await repo.list(tenantId, f, now, { before: decodeCreatedCursor('rights-requests', page.cursor), limit: page.limit + 1 });
       const { items, next_cursor } = pageOf('rights-requests', rows, page.limit);
       const subjectRows = new Map((await subjectsRepo.findMany(tenantId, [...new Set(items.map((r) => r.subjectId))])).map((x) => [x.id, x]));
-      return { items: items.map((r) => present(r, subjectRows.get(r.subjectId), now)), next_cursor };
+      const waiting = await tasks.waitingOn(tenantId, items.map((r) => r.id));
+      return { items: items.map((r) => present(r, subjectRows.get(r.subjectId), now, waiting.get(r.id) ?? [])), next_cursor };
     },
 
     async events(tenantId: string, id: string, page: { limit: number; cursor?: string }) {
@@ -430,7 +503,7 @@ export function createRightsRequestsService(deps: {
         overdue += row.overdue;
         soon += row.due_soon;
       }
-      return { open_by_status: byStatus, open_by_type: byType, overdue, due_next_7_days: soon };
+      return { open_by_status: byStatus, open_by_type: byType, overdue, due_next_7_days: soon, waiting_on_systems: await tasks.openBySystem(tenantId) };
     },
 
     /** Seals the free text that requests written before it was sealed still hold in plaintext (an operator command,
@@ -498,7 +571,20 @@ export function createRightsRequestsService(deps: {
           }
           case 'identity-verified':
             pauses = pauses.map((p) => (p.to === null ? { ...p, to: at.toISOString() } : p));
+            // An erasure goes back to the DPO's decision unless it was approved already.
+            if (r.type === 'erasure' && !(r.outcome as StoredOutcome | null)?.approval) status = 'awaiting_approval';
             break;
+          case 'approve': {
+            if (r.type !== 'erasure') refuse('only an erasure request is approved');
+            const ground = input.erasure_ground ?? r.erasureGround;
+            if (!ground) throw new ValidationFailed([{ field: 'erasure_ground', message: 'is required: the Art. 17(1) ground that applies was not recorded when the request was created' }]);
+            patch.erasureGround = ground;
+            patch.outcome = { ...((r.outcome ?? {}) as StoredOutcome), approval: { identity: input.identity!, at: at.toISOString(), by: actor.clientId } } satisfies StoredOutcome;
+            if (input.identity_note) patch.textsSealed = sealTexts(r, key, { identity_note: input.identity_note });
+            Object.assign(facts, { identity: input.identity, erasure_ground: ground, exemptions: (input.exemptions ?? []).length, public_disclosure: input.public_disclosure ?? false });
+            note ??= input.identity_note;
+            break;
+          }
           case 'request-clarification':
             if (openPause) refuse(`the clock is already paused for ${openPause.kind}`);
             pauses = [...pauses, { kind: 'clarification', from: at.toISOString(), to: null }];
@@ -618,6 +704,7 @@ export function createRightsRequestsService(deps: {
         );
         if (updated.dueDate !== r.dueDate) facts.due_date = updated.dueDate;
         await audit(updated, actor, action, r.status, status === r.status ? null : status, at, now, Object.keys(facts).length ? facts : null, note, key, tx);
+        if (closes && r.type === 'erasure' && status === 'completed') await eraseSubject(updated, tenant, now, tx);
 
         const events: { type: EventType; data: ReturnType<typeof eventData> }[] = [];
         if (status !== r.status) events.push({ type: 'request.status_changed', data: eventData(updated, { from: r.status, to: status, action }) });
@@ -625,7 +712,20 @@ export function createRightsRequestsService(deps: {
         if (status === 'completed') events.push({ type: 'request.completed', data: eventData(updated) });
         await outbox.insert(events.map((e) => ({ ...eventRow(actor.tenantId, e.type, e.data, now), refId: updated.id })), tx);
         if (closes || updated.dueDate !== r.dueDate || (updated.dueDate === null) !== (r.dueDate === null)) await reschedule(tenant, updated, now, false, tx);
-        return present(updated, subject, now);
+        if (action === 'approve') {
+          const open_ = await tasks.fanOut(
+            actor,
+            { id: updated.id, tenantId: updated.tenantId, subjectId: updated.subjectId, dueDate: updated.dueDate },
+            'erasure',
+            { exemptions: input.exemptions, publicDisclosure: input.public_disclosure },
+            tx,
+          );
+          // No system to wait for: Rightful erases its own copy at once.
+          if (open_ === 0) await finishErasure(actor.tenantId, updated.id, tx);
+          const final = (await repo.find(actor.tenantId, updated.id, tx))!;
+          return presentOne(final, await subjectsRepo.find(actor.tenantId, r.subjectId, tx), now, tx);
+        }
+        return presentOne(updated, subject, now, tx);
       });
     },
   };

@@ -6,7 +6,7 @@ import { tenants } from '../tenants/tenants.table.js';
 
 export const REQUEST_TYPES = ['access', 'rectification', 'erasure', 'restriction', 'portability', 'objection', 'automated_decision', 'information'] as const;
 export const REQUEST_CHANNELS = ['web', 'email', 'phone', 'letter', 'in_person'] as const;
-export const REQUEST_STATUSES = ['received', 'awaiting_identity', 'in_progress', 'completed', 'rejected', 'withdrawn'] as const;
+export const REQUEST_STATUSES = ['received', 'awaiting_approval', 'awaiting_identity', 'in_progress', 'completed', 'rejected', 'withdrawn'] as const;
 
 export type StoredPause = { kind: 'identity' | 'clarification'; from: string; to: string | null };
 
@@ -23,6 +23,8 @@ export const rightsRequests = pgTable(
     locale: text('locale'),
     // Objection requests: what is objected to (direct_marketing, or processing of the purposes named).
     objection: jsonb('objection').$type<{ scope: 'direct_marketing' | 'processing'; purposes: string[] | null }>(),
+    // Erasure requests: the Art. 17(1) ground the person invoked, (a) to (f).
+    erasureGround: text('erasure_ground'),
     // Restriction requests: the Art. 18(1) ground, (a) to (d).
     restrictionGround: text('restriction_ground'),
     // When the person was told of the extension (no later than the first due date, Art. 12(3)).

@@ -4,7 +4,7 @@ import { REQUEST_STATUSES } from './rights-requests.table.js';
 
 export type Status = (typeof REQUEST_STATUSES)[number];
 
-export const OPEN_STATUSES = ['received', 'awaiting_identity', 'in_progress'] as const satisfies readonly Status[];
+export const OPEN_STATUSES = ['received', 'awaiting_approval', 'awaiting_identity', 'in_progress'] as const satisfies readonly Status[];
 export const CLOSED_STATUSES = ['completed', 'rejected', 'withdrawn'] as const satisfies readonly Status[];
 const ACTIVE = ['received', 'in_progress'] as const satisfies readonly Status[];
 
@@ -21,6 +21,8 @@ export type Transition = {
   carries?: string;
   /** What happens to the clock. */
   clock: string;
+  /** The scope the action needs, when not requests:write. */
+  scope?: 'requests:admin';
   operationId: string;
   summary: string;
   description: string;
@@ -28,7 +30,7 @@ export type Transition = {
 
 export const TRANSITIONS = {
   'request-identity': {
-    from: ACTIVE,
+    from: [...ACTIVE, 'awaiting_approval'],
     to: 'awaiting_identity',
     when: 'no pause open; recorded no later than the first deadline',
     carries: '`reason`: the reasonable doubts, Art. 12(6)',
@@ -41,6 +43,7 @@ export const TRANSITIONS = {
   'identity-verified': {
     from: ['awaiting_identity'],
     to: 'in_progress',
+    toNote: 'an erasure not yet approved goes back to awaiting_approval',
     clock: '`eu`: the days waited are added; `uk`: one month from the proof day',
     operationId: 'recordIdentityVerified',
     summary: 'Record that identity is proven',
@@ -75,6 +78,18 @@ export const TRANSITIONS = {
     summary: 'Extend the deadline (Art. 12(3))',
     description:
       'Once only, with the reason, decided before the first month (the deadline without extension) has run out, and only once the person has been told: `subject_informed_at` (not in the future, not before the request was received, not after the first deadline). The new deadline is three months from the start (moved to a working day).',
+  },
+  approve: {
+    from: ['awaiting_approval'],
+    to: 'in_progress',
+    when: 'an erasure request; identity verified, or recorded as not needed',
+    carries: '`identity` (verified or not_needed, with `identity_note`), `exemptions`, `public_disclosure`',
+    clock: '',
+    scope: 'requests:admin',
+    operationId: 'approveErasure',
+    summary: 'Approve an erasure (Art. 17)',
+    description:
+      'The DPO decides (scope requests:admin): every connected system that handles erasure, and every recipient the data was disclosed to (Art. 19, processors included), gets a task and is sent erasure.requested, addressed to it alone. `exemptions` keep data in one system under an Art. 17(3) ground, for the categories and until the date named (the task is exempt). `public_disclosure: true` (the controller made the data public) adds a task to inform the other controllers (Art. 17(2)). When every task is closed, Rightful erases its own copy (the data key is destroyed, identifiers and details go, the ledger stays verifiable) and the request completes. With no system to tell, that happens at once.',
   },
   reject: {
     from: OPEN_STATUSES,

@@ -58,6 +58,14 @@ export function createSubjectsRepo(db: Tx) {
     async insertIdentifiers(rows: (typeof subjectIdentifiers.$inferInsert)[], tx: Tx): Promise<void> {
       if (rows.length) await tx.insert(subjectIdentifiers).values(rows).onConflictDoNothing();
     },
+    /** Crypto-shredding: the identifiers go, the data key is destroyed, the row stays as an erased tombstone. */
+    async erase(tenantId: string, id: string, at: Date, tx: Tx): Promise<void> {
+      await tx.delete(subjectIdentifiers).where(and(eq(subjectIdentifiers.tenantId, tenantId), eq(subjectIdentifiers.subjectId, id)));
+      await tx
+        .update(subjects)
+        .set({ status: 'erased', erasedAt: at, dataKeyWrapped: null, keyId: null, externalRef: null, updatedAt: at })
+        .where(and(eq(subjects.tenantId, tenantId), eq(subjects.id, id)));
+    },
     async setFlags(
       tenantId: string,
       id: string,

@@ -75,6 +75,11 @@ export function createSubjectsService(deps: { db: Db; repo: SubjectsRepo; keyrin
     dataKeyOf,
     present,
 
+    /** Erases the person's data held here (see SubjectsRepo.erase); the caller holds the subject's row lock. */
+    async erase(tenantId: string, id: string, at: Date, tx: Tx): Promise<void> {
+      await repo.erase(tenantId, id, at, tx);
+    },
+
     /** Finds the subject owning any of the identifiers (or the external_ref), or creates one. */
     async findOrCreate(
       ctx: TenantContext,

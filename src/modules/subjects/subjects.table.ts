@@ -20,6 +20,8 @@ export const subjects = pgTable(
     automatedDecisionObjectionAt: clientInstant('automated_decision_objection_at'),
     restricted: boolean('restricted').notNull().default(false),
     restrictedAt: clientInstant('restricted_at'),
+    // When the service erased its own copy (the data key destroyed; the row stays as a tombstone).
+    erasedAt: timestamp('erased_at', { withTimezone: true, precision: 3 }),
     // Per-subject data key, wrapped by the master key; deleting it crypto-shreds the subject.
     dataKeyWrapped: bytea('data_key_wrapped'),
     keyId: text('key_id'),

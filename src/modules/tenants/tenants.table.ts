@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { integer, jsonb, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { boolean, integer, jsonb, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 
 import { bytea } from '../../db/columns.js';
 
@@ -21,6 +21,8 @@ export const tenants = pgTable('tenants', {
   dpoContact: jsonb('dpo_contact').$type<ContactDetails>(),
   supervisoryAuthority: jsonb('supervisory_authority').$type<{ name: string; url: string; address?: string }>(),
   judicialRemedy: text('judicial_remedy'),
+  // Every erased person goes on the direct-marketing suppression list (Art. 21(3)), not only objectors.
+  suppressErased: boolean('suppress_erased').notNull().default(true),
   // Per-tenant key for blind indexes, wrapped by the master key named by key_id.
   indexKeyWrapped: bytea('index_key_wrapped').notNull(),
   keyId: text('key_id').notNull(),

@@ -1,14 +1,34 @@
-// Worker processors for webhooks: fan an event out to the endpoints that subscribe to it, and deliver one
-// delivery (one attempt), scheduling the next attempt through the outbox so a retry survives any restart.
+// Worker jobs for webhooks: fan an event out to the endpoints that subscribe to it (or to the one it is addressed
+// to), and deliver one delivery (one attempt), scheduling the next attempt through the outbox so a retry survives
+// any restart. registerWebhookJobs() gives both to the outbox's dispatcher.
 import type { Logger } from 'pino';
+import { z } from 'zod';
+import type { Config } from '../../config.js';
 import { inTransaction, type Db } from '../../db/client.js';
 import { open } from '../../lib/crypto.js';
 import type { Keyring } from '../../lib/keyring.js';
 import { signatureHeader } from '../../lib/webhook-signing.js';
-import type { EventPayload } from '../outbox/outbox.events.js';
+import type { Dispatcher } from '../outbox/outbox.dispatcher.js';
+import {
+  DELIVERY_TOPIC,
+  EVENT_CATALOGUE,
+  EVENT_TOPIC,
+  EventPayloadSchema,
+  type EventBodies,
+  type EventPayload,
+  type EventType,
+} from '../outbox/outbox.events.js';
 import type { NewOutboxRow, OutboxRepo, OutboxRow } from '../outbox/outbox.repo.js';
-import type { EndpointRow, WebhookEndpointsRepo } from './webhook-endpoints.repo.js';
-import type { Sender } from './webhook-endpoints.sender.js';
+import { createWebhookEndpointsRepo, type EndpointRow, type WebhookEndpointsRepo } from './webhook-endpoints.repo.js';
+import { createSender, type Sender } from './webhook-endpoints.sender.js';
+
+export type { EventBodies, EventBodyBuilder } from '../outbox/outbox.events.js';
+
+// An event with at most this many receiving endpoints gets its first delivery attempts from the fan-out's processor.
+const INLINE_DELIVERIES_MAX = 8;
+
+/** The payload of a delivery row: which delivery to attempt. */
+export const DeliveryPayloadSchema = z.object({ delivery_id: z.uuid() });
 
 export type DeliveryPolicy = {
   /** Delay before each retry; after the last one fails the delivery is marked failed. */
@@ -39,28 +59,47 @@ export function createWebhookJobs(deps: {
   keyring: Keyring;
   policy: DeliveryPolicy;
   log: Logger;
+  /** Builders of the data sent for some event types, run at each send (see EventBodyBuilder). */
+  bodies?: EventBodies;
   clock?: () => Date;
 }) {
   const { db, outbox, endpoints, sender, keyring, policy, log } = deps;
+  const bodies: EventBodies = deps.bodies ?? new Map();
   const clock = deps.clock ?? (() => new Date());
 
   /**
-   * Creates one delivery (and its outbox row) per subscribed endpoint, plus `also` (DPO emails), in one transaction.
+   * Creates one delivery (and its outbox row) per receiving endpoint, plus `also` (rows other modules add to the
+   * event, e.g. DPO emails), in one transaction. The stored body is the event as its row holds it (ids only).
    * With `inline` and at most `inline.max` endpoints, the delivery rows are written already taken by this processor
    * and returned, so it makes the first attempts itself instead of sending each event through the queue twice;
    * retries and redeliveries go through the outbox and the queue as usual.
    */
-  async function fanOut(row: OutboxRow, also: NewOutboxRow[] = [], inline?: { holdMs: number; max: number }): Promise<OutboxRow[]> {
-    const event = row.payload as unknown as EventPayload;
+  async function fanOut(row: OutboxRow, event: EventPayload, also: NewOutboxRow[] = [], inline?: { holdMs: number; max: number }): Promise<OutboxRow[]> {
     const body = JSON.stringify({ type: event.type, timestamp: event.timestamp, data: event.data });
     // A delivery is due when its event was (the event's time, not the database's: the relay's clock decides).
-    const target = { id: row.id, tenantId: row.tenantId, type: event.type, availableAt: row.availableAt };
+    const target = { id: row.id, tenantId: row.tenantId, type: event.type, availableAt: row.availableAt, toEndpointId: event.to_endpoint_id ?? null };
     if (also.length === 0) return endpoints.fanOut(target, body, inline ?? null);
     return inTransaction(db, async (tx) => {
       const taken = await endpoints.fanOut(target, body, inline ?? null, tx);
       await outbox.insert(also, tx);
       return taken;
     });
+  }
+
+  /**
+   * The body to send: the stored one, or for an event type with a body builder, the stored event with the data the
+   * builder makes of it now (never written anywhere). Not a string: nothing is to be sent, and why.
+   */
+  async function bodyToSend(tenantId: string, type: string, stored: string): Promise<string | { gone: boolean; reason: string }> {
+    const build = bodies.get(type as EventType);
+    if (!build) return stored;
+    const event = JSON.parse(stored) as EventPayload;
+    const data = await build(tenantId, event.data);
+    if (data === null) return { gone: true, reason: 'what the event is about is gone; nothing sent' };
+    const checked = EVENT_CATALOGUE[type as EventType].data.safeParse(data);
+    // A builder that strays from the catalogue is a bug: nothing leaves that the contract does not describe.
+    if (!checked.success) return { gone: false, reason: `the body built for ${type} does not match the catalogue: ${checked.error.issues[0]?.path.join('.')}` };
+    return JSON.stringify({ type: event.type, timestamp: event.timestamp, data: checked.data });
   }
 
   async function deliver(row: OutboxRow): Promise<void> {
@@ -79,6 +118,15 @@ export function createWebhookJobs(deps: {
       });
       return;
     }
+    const body = await bodyToSend(delivery.tenantId, delivery.eventType, delivery.body);
+    if (typeof body !== 'string') {
+      await inTransaction(db, async (tx) => {
+        await endpoints.updateDelivery(delivery.id, { status: 'failed', finishedAt: clock(), nextAttemptAt: null }, tx);
+        await outbox.finish(row.id, body.gone ? 'cancelled' : 'dead', body.reason, tx);
+      });
+      if (!body.gone) log.error({ delivery_id: delivery.id, event_type: delivery.eventType, reason: body.reason }, 'webhook body not sent');
+      return;
+    }
     const now = clock();
     const timestamp = Math.floor(now.getTime() / 1000);
     // webhook-id is the event id: the same for every retry and every redelivery, so receivers can deduplicate.
@@ -88,9 +136,9 @@ export function createWebhookJobs(deps: {
       {
         'webhook-id': webhookId,
         'webhook-timestamp': String(timestamp),
-        'webhook-signature': signatureHeader(activeSecrets(keyring, endpoint, now), webhookId, timestamp, delivery.body),
+        'webhook-signature': signatureHeader(activeSecrets(keyring, endpoint, now), webhookId, timestamp, body),
       },
-      delivery.body,
+      body,
     );
     const ok = result.statusCode !== null && result.statusCode >= 200 && result.statusCode < 300;
     const attemptNo = delivery.attemptCount + 1;
@@ -145,3 +193,40 @@ export function createWebhookJobs(deps: {
   return { fanOut, deliver };
 }
 export type WebhookJobs = ReturnType<typeof createWebhookJobs>;
+
+/**
+ * The webhook topics: `event` (fan-out, then the first attempts of up to INLINE_DELIVERIES_MAX deliveries right
+ * here, so an event crosses the queue once) and `webhook.delivery` (one attempt). Both finish their rows themselves,
+ * in the statements that record what happened.
+ */
+export function registerWebhookJobs(
+  dispatcher: Dispatcher,
+  deps: { config: Pick<Config, 'webhooks'>; db: Db; outbox: OutboxRepo; keyring: Keyring; log: Logger; bodies?: EventBodies },
+): WebhookJobs {
+  const { webhooks } = deps.config;
+  const sender = createSender({ timeoutMs: webhooks.timeoutMs, allowPrivate: webhooks.allowPrivate });
+  dispatcher.onClose(() => sender.close());
+  const jobs = createWebhookJobs({
+    db: deps.db,
+    outbox: deps.outbox,
+    endpoints: createWebhookEndpointsRepo(deps.db),
+    sender,
+    keyring: deps.keyring,
+    policy: { retryDelaysMs: webhooks.retryDelaysMs, disableAfterMs: webhooks.disableAfterMs, jitter: webhooks.jitter },
+    log: deps.log,
+    bodies: deps.bodies,
+  });
+
+  dispatcher.register(EVENT_TOPIC, {
+    payload: EventPayloadSchema,
+    settles: true,
+    async handle(row, event) {
+      const held = await jobs.fanOut(row, event, await dispatcher.followUps(row, event), { holdMs: dispatcher.holdMs, max: INLINE_DELIVERIES_MAX });
+      const failed = (await Promise.allSettled(held.map((d) => jobs.deliver(d)))).find((r) => r.status === 'rejected');
+      // The event is fanned out already; a delivery left held is recovered once its hold expires, like a lost job.
+      if (failed) throw (failed as PromiseRejectedResult).reason;
+    },
+  });
+  dispatcher.register(DELIVERY_TOPIC, { payload: DeliveryPayloadSchema, settles: true, handle: (row) => jobs.deliver(row) });
+  return jobs;
+}

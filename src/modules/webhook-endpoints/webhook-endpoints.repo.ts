@@ -45,20 +45,24 @@ export function createWebhookEndpointsRepo(db: Tx) {
      * The fan-out of one event in one statement (atomic on its own): a delivery and its outbox row per subscribed
      * endpoint, and the event row done. A re-run creates nothing twice. With `inline` and at most `inline.max`
      * endpoints, the outbox rows are written taken by the caller (held for `inline.holdMs`) and returned.
+     * An addressed event (`toEndpointId`) goes to that endpoint of the tenant alone, if it is not deleted, whatever
+     * its event types (a disabled one gets a delivery that fails at once, so the miss shows in its log).
      */
     async fanOut(
-      event: { id: string; tenantId: string; type: string; availableAt: Date },
+      event: { id: string; tenantId: string; type: string; availableAt: Date; toEndpointId: string | null },
       body: string,
       inline: { holdMs: number; max: number } | null,
       tx: Tx = db,
     ): Promise<OutboxRow[]> {
       const max = inline?.max ?? -1;
       const hold = (inline?.holdMs ?? 0) / 1000;
+      const to = event.toEndpointId;
       const result = await tx.execute<Record<string, unknown>>(sql`
         WITH targets AS (
           SELECT id FROM webhook_endpoints
-           WHERE tenant_id = ${event.tenantId} AND deleted_at IS NULL AND status = 'active'
-             AND (${event.type} = ANY(event_types) OR '*' = ANY(event_types))
+           WHERE tenant_id = ${event.tenantId} AND deleted_at IS NULL
+             AND CASE WHEN ${to}::uuid IS NULL THEN status = 'active' AND (${event.type} = ANY(event_types) OR '*' = ANY(event_types))
+                      ELSE id = ${to}::uuid END
         ), d AS (
           INSERT INTO webhook_deliveries (id, tenant_id, endpoint_id, event_id, event_type, body)
           SELECT gen_random_uuid(), ${event.tenantId}, targets.id, ${event.id}, ${event.type}, ${body} FROM targets
@@ -76,7 +80,10 @@ export function createWebhookEndpointsRepo(db: Tx) {
                 FROM (SELECT count(*) AS n FROM targets) t) inl
           RETURNING *
         ), done AS (
-          UPDATE outbox SET status = 'done', locked_until = NULL, last_error = NULL, finished_at = now() WHERE id = ${event.id}
+          UPDATE outbox SET status = 'done', locked_until = NULL, finished_at = now(),
+                 last_error = CASE WHEN ${to}::uuid IS NOT NULL AND NOT EXISTS (SELECT 1 FROM targets)
+                                   THEN 'the addressed endpoint does not exist in the tenant, or is deleted' END
+           WHERE id = ${event.id}
           RETURNING 1
         )
         SELECT o.* FROM o WHERE o.status = 'enqueued'`);

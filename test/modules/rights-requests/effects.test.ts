@@ -196,7 +196,8 @@ t.test('access, portability, erasure and rectification stay received with no fla
     const subject = await createSubject(ta, email);
     for (const p of ['newsletter', 'scoring', 'service-updates']) await grant(ta, subject, p);
     const r = await openFor(ta, subject, type, type === 'rectification' ? { details: 'My name is spelled Dimitrova' } : {});
-    t.equal(r.status, 'received', `${type}: received (open)`);
+    // An erasure waits for the DPO's decision (Art. 17); the others are received.
+    t.equal(r.status, type === 'erasure' ? 'awaiting_approval' : 'received', `${type}: open`);
     t.equal(r.closed_at, null, `${type}: not closed`);
     t.equal(r.outcome, null, `${type}: no outcome`);
     t.type(r.due_date, 'string', `${type}: its deadline runs`);

@@ -198,7 +198,7 @@ t.test('list filters, overdue and stats follow the clock; another tenant never s
   t.equal(r5.status, 'completed');
   t.equal(r5.overdue, false, 'a closed request is never overdue');
   const assigned = await ta.call({ method: 'POST', url: `/v1/rights-requests/${r2.id}/assign`, payload: { assignee: 'dpo-anna' } });
-  t.equal(assigned.json().status, 'in_progress');
+  t.equal(assigned.json().status, 'awaiting_approval', 'an erasure assigned still waits for the approval (Art. 17)');
   const paused = await ta.call({ method: 'POST', url: `/v1/rights-requests/${r6.id}/request-clarification`, payload: {} });
   t.equal(paused.json().due_date, null);
   t.equal(paused.json().overdue, false, 'a paused request is not overdue');
@@ -223,7 +223,8 @@ t.test('list filters, overdue and stats follow the clock; another tenant never s
 
   t.same(await ids(''), ['r1', 'r2', 'r3', 'r4', 'r5', 'r6', 'r7'], 'no filter: every request of the tenant, none of the other');
   t.same(await ids('status=received'), ['r1', 'r3', 'r6']);
-  t.same(await ids('status=in_progress'), ['r2', 'r4']);
+  t.same(await ids('status=in_progress'), ['r4']);
+  t.same(await ids('status=awaiting_approval'), ['r2']);
   t.same(await ids('status=awaiting_identity'), ['r7']);
   t.same(await ids('status=completed'), ['r5']);
   t.same(await ids('status=withdrawn'), []);
@@ -258,12 +259,13 @@ t.test('list filters, overdue and stats follow the clock; another tenant never s
     return res.json();
   };
   t.same(await stats(), {
-    open_by_status: { received: 3, in_progress: 2, awaiting_identity: 1 },
+    open_by_status: { received: 3, awaiting_approval: 1, in_progress: 1, awaiting_identity: 1 },
     open_by_type: { access: 3, erasure: 1, restriction: 1, portability: 1 },
     overdue: 1,
     due_next_7_days: 1,
+    waiting_on_systems: [],
   }, '10 March: r1 overdue, r2 due on 12 March');
-  t.same(await stats(other), { open_by_status: { received: 1, awaiting_identity: 1 }, open_by_type: { access: 2 }, overdue: 1, due_next_7_days: 0 }, "the other tenant's view");
+  t.same(await stats(other), { open_by_status: { received: 1, awaiting_identity: 1 }, open_by_type: { access: 2 }, overdue: 1, due_next_7_days: 0, waiting_on_systems: [] }, "the other tenant's view");
 
   now = new Date('2026-03-12T21:59:59Z');
   t.match(await stats(), { overdue: 1, due_next_7_days: 1 }, 'the last day of r2 is not over yet');
@@ -278,14 +280,15 @@ t.test('list filters, overdue and stats follow the clock; another tenant never s
   const closed = await ta.call({ method: 'POST', url: `/v1/rights-requests/${r3.id}/complete`, payload: { resolution: 'Sent', subject_notified_at: '2026-04-03T10:00:00Z', notified_by: 'email' } });
   t.equal(closed.statusCode, 200, closed.body);
   t.same(await stats(), {
-    open_by_status: { received: 2, in_progress: 2, awaiting_identity: 1 },
+    open_by_status: { received: 2, awaiting_approval: 1, in_progress: 1, awaiting_identity: 1 },
     open_by_type: { access: 2, erasure: 1, restriction: 1, portability: 1 },
     overdue: 2,
     due_next_7_days: 1,
+    waiting_on_systems: [],
   }, 'a completed request leaves the morning view');
 
   const fresh = await ta.newTenant('Empty');
-  t.same(await stats(fresh), { open_by_status: {}, open_by_type: {}, overdue: 0, due_next_7_days: 0 }, 'an empty tenant');
+  t.same(await stats(fresh), { open_by_status: {}, open_by_type: {}, overdue: 0, due_next_7_days: 0, waiting_on_systems: [] }, 'an empty tenant');
 });
 
 t.test('cursor pagination: limit=2 across 5 requests', async (t) => {

@@ -1,5 +1,5 @@
-// The worker entry as deployed: `node --import tsx src/worker.ts`. It answers /healthz, and on SIGTERM it stops
-// taking work, finishes the delivery in hand, closes its connections and exits 0.
+// The worker entry as deployed: `node --import tsx src/worker.ts`. It answers /healthz, logs with pino, and on
+// SIGTERM it stops taking work, finishes the delivery in hand, closes its connections and exits 0.
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import t from 'tap';
@@ -11,9 +11,15 @@ const root = new URL('../../../', import.meta.url).pathname;
 
 const FAST = fastWorkerEnv({ WEBHOOK_RETRY_DELAYS: '1h', WEBHOOK_TIMEOUT_MS: '5000' });
 
-type Child = { proc: ChildProcess; port: number; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>; stderr: () => string };
+type Child = {
+  proc: ChildProcess;
+  port: number;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
+  stderr: () => string;
+  stdout: () => string;
+};
 
-async function spawnWorker(t: { teardown(fn: () => unknown): void }, ta: TestApp): Promise<Child> {
+async function spawnWorker(t: { teardown(fn: () => unknown): void }, ta: TestApp, extraEnv: Record<string, string> = {}): Promise<Child> {
   const port = await freePort();
   const env = {
     ...process.env,
@@ -25,11 +31,16 @@ async function spawnWorker(t: { teardown(fn: () => unknown): void }, ta: TestApp
     REDIS_PREFIX: ta.config.redis.prefix,
     WORKER_HEALTH_PORT: String(port),
     LOG_LEVEL: 'silent',
+    ...extraEnv,
   };
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/worker.ts'], { cwd: root, env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/worker.ts'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
+  let out = '';
   proc.stderr!.on('data', (c: Buffer) => {
     if (err.length < 20_000) err += c.toString('utf8');
+  });
+  proc.stdout!.on('data', (c: Buffer) => {
+    if (out.length < 100_000) out += c.toString('utf8');
   });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) =>
     proc.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() })),
@@ -37,7 +48,7 @@ async function spawnWorker(t: { teardown(fn: () => unknown): void }, ta: TestApp
   t.teardown(() => {
     if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
   });
-  return { proc, port, exited, stderr: () => err };
+  return { proc, port, exited, stderr: () => err, stdout: () => out };
 }
 
 function get(port: number, path: string): Promise<{ status: number; body: string }> {
@@ -134,4 +145,40 @@ t.test('SIGTERM while a delivery is in hand: the delivery is finished and record
   t.same(deliveryRow, [{ status: 'done' }], 'the outbox row of the delivery in hand is done');
   await sleep(300);
   t.equal(receiver.requests, 1, 'nothing was delivered after SIGTERM');
+});
+
+t.test('the worker logs JSON lines with pino on stdout, nothing on stderr, from start to close', async (t) => {
+  const ta = await build(t, { env: FAST });
+  const child = await spawnWorker(t, ta, { LOG_LEVEL: 'info' });
+  await healthy(child.port);
+  child.proc.kill('SIGTERM');
+  const exit = await exitWithin(child, 10_000);
+  t.equal(exit?.code, 0, 'exit code 0');
+  const lines = child.stdout().trim().split('\n').filter(Boolean);
+  const records = lines.map((l) => {
+    try {
+      return JSON.parse(l) as { level: number; msg: string; process?: string; signal?: string; topics?: string[] };
+    } catch {
+      return null;
+    }
+  });
+  t.ok(records.length > 0 && records.every((r) => r !== null), `every stdout line is a JSON record (${lines.length})`);
+  t.ok(records.every((r) => r?.process === 'worker'), 'each names the worker process');
+  const started = records.find((r) => r?.msg === 'worker started');
+  t.ok(started, 'it logs its start');
+  t.same([...(started?.topics ?? [])].sort(), ['email.dpo', 'event', 'task.send', 'webhook.delivery'], 'with the topics its dispatcher handles');
+  t.match(records.find((r) => r?.msg === 'worker closing'), { signal: 'SIGTERM' }, 'it logs the signal it closes on');
+  t.ok(records.some((r) => r?.msg === 'worker closed'), 'and that it closed');
+  t.equal(child.stderr(), '', 'nothing on stderr');
+});
+
+t.test('an invalid configuration: a pino record on stdout, exit 1', async (t) => {
+  const ta = await build(t, { env: FAST });
+  const child = await spawnWorker(t, ta, { WORKER_CONCURRENCY: 'many' });
+  const exit = await exitWithin(child, 10_000);
+  t.equal(exit?.code, 1, 'exit code 1');
+  const record = JSON.parse(child.stdout().trim().split('\n')[0] ?? '{}') as { level?: number; msg?: string };
+  t.equal(record.level, 60, 'fatal');
+  t.match(record.msg, /WORKER_CONCURRENCY/, 'naming the setting at fault');
+  t.equal(child.stderr(), '', 'nothing on stderr');
 });

@@ -1,13 +1,19 @@
-// DPO alerts by email: when SMTP_URL is set and the tenant has a dpo_email, new requests and deadline reminders
-// are mailed as well as sent to webhooks. The mail holds ids, types and dates only, never personal data.
+// Worker jobs of rights requests: DPO alerts by email. When SMTP_URL is set and the tenant has a dpo_email, new
+// requests and deadline reminders are mailed as well as sent to webhooks: each such event adds an email row to its
+// fan-out, and topic email.dpo sends it. The mail holds ids, types and dates only, never personal data.
 import nodemailer from 'nodemailer';
 import type { Logger } from 'pino';
+import { z } from 'zod';
+import type { Config } from '../../config.js';
 import { inTransaction, type Db } from '../../db/client.js';
+import type { Dispatcher } from '../outbox/outbox.dispatcher.js';
 import type { EventPayload } from '../outbox/outbox.events.js';
 import type { NewOutboxRow, OutboxRepo, OutboxRow } from '../outbox/outbox.repo.js';
-import type { TenantsRepo } from '../tenants/tenants.repo.js';
+import { createTenantsRepo, type TenantsRepo } from '../tenants/tenants.repo.js';
 
 export const EMAIL_TOPIC = 'email.dpo';
+/** An email row: the event it tells the DPO of. */
+export const DpoEmailPayloadSchema = z.object({ event_id: z.uuid() });
 const ALERTED = new Set(['request.created', 'request.deadline_approaching', 'request.overdue']);
 
 function compose(event: EventPayload): { subject: string; text: string } {
@@ -46,9 +52,8 @@ export function createDpoAlerts(deps: {
       return [{ tenantId: event.tenantId, topic: EMAIL_TOPIC, payload: { event_id: event.id }, refId: event.refId ?? undefined, availableAt: event.availableAt }];
     },
 
-    /** Sends one alert; a failure is retried on the webhook schedule, then the row is dead. */
-    async send(row: OutboxRow): Promise<void> {
-      const eventId = String(row.payload.event_id);
+    /** Sends one alert (the row is then done); a failure is retried on the webhook schedule, then the row is dead. */
+    async send(row: OutboxRow, eventId: string): Promise<void> {
       const event = await outbox.findById(eventId);
       const tenant = await tenants.findById(row.tenantId);
       if (!transport || !event || !tenant?.dpoEmail) {
@@ -66,7 +71,6 @@ export function createDpoAlerts(deps: {
           messageId: `<${eventId}@rightful>`,
           headers: { 'X-Rightful-Event': String(event.payload.type) },
         });
-        await outbox.finish(row.id, 'done', null, db);
       } catch (err) {
         const delay = deps.retryDelaysMs[row.attempts - 1];
         const reason = `smtp: ${(err as { code?: string }).code ?? 'send failed'}`;
@@ -84,3 +88,22 @@ export function createDpoAlerts(deps: {
   };
 }
 export type DpoAlerts = ReturnType<typeof createDpoAlerts>;
+
+/** DPO emails: an email row added to the fan-out of each alerted event, and topic email.dpo that sends it. */
+export function registerRightsRequestsJobs(
+  dispatcher: Dispatcher,
+  deps: { config: Pick<Config, 'smtp' | 'webhooks'>; db: Db; outbox: OutboxRepo; log: Logger },
+): DpoAlerts {
+  const alerts = createDpoAlerts({
+    db: deps.db,
+    outbox: deps.outbox,
+    tenants: createTenantsRepo(deps.db),
+    smtp: deps.config.smtp,
+    retryDelaysMs: deps.config.webhooks.retryDelaysMs,
+    log: deps.log,
+  });
+  dispatcher.onEvent((row) => alerts.rowsFor(row));
+  dispatcher.register(EMAIL_TOPIC, { payload: DpoEmailPayloadSchema, handle: (row, payload) => alerts.send(row, payload.event_id) });
+  dispatcher.onClose(() => alerts.close());
+  return alerts;
+}

@@ -1,0 +1,300 @@
+// System tasks: one connected system's part of one rights request (erasure, rectification, restriction, export).
+// Created by a request's fan-out, sent to each system addressed to it alone, answered by the system (callback link)
+// or by a client, every change in the request's audit trail. When the last one closes, the request is told.
+import { inTransaction, type Db, type Tx } from '../../db/client.js';
+import { open, seal } from '../../lib/crypto.js';
+import { ValidationFailed } from '../../lib/errors.js';
+import { eventRow, type EventType } from '../outbox/outbox.events.js';
+import type { OutboxRepo } from '../outbox/outbox.repo.js';
+import type { RightsRequestsRepo } from '../rights-requests/rights-requests.repo.js';
+import type { SubjectsRepo } from '../subjects/subjects.repo.js';
+import type { SystemsRepo } from '../systems/systems.repo.js';
+import type { SubjectsService } from '../subjects/subjects.service.js';
+import { CallbackNotFound, CallbackUsed, InvalidExemption, TaskNotFound, TaskTransitionRefused } from './tasks.errors.js';
+import { OPEN_TASK_STATUSES, type TaskRow, type TaskStatus, type TasksRepo, type TaskWithSystem } from './tasks.repo.js';
+import type { Task, TaskAction } from './tasks.schemas.js';
+import type { TASK_KINDS, TaskExemption } from './tasks.table.js';
+import type { CallbackTokens } from './tasks.tokens.js';
+
+type TaskKind = (typeof TASK_KINDS)[number];
+type Actor = { tenantId: string; clientId: string };
+/** Who changed a task: a client (its token `sub`) or the system itself through its callback link. */
+type By = { kind: 'client'; id: string } | { kind: 'system' };
+
+export const TASK_UPDATED = 'task.updated' as EventType;
+/** The event each kind of task is sent as. */
+export const TASK_EVENT: Record<Exclude<TaskKind, 'public_disclosure'>, EventType> = {
+  erasure: 'erasure.requested' as EventType,
+  rectification: 'rectification.requested' as EventType,
+  restriction: 'restriction.requested' as EventType,
+  restriction_lifted: 'restriction.lifted' as EventType,
+  export: 'export.requested' as EventType,
+};
+export const TASK_SEND_TOPIC = 'task.send';
+
+/** The task state machine as data: action → the statuses it applies to → the status it leads to. */
+export const TASK_TRANSITIONS: Record<TaskAction, { from: readonly TaskStatus[]; to: TaskStatus }> = {
+  acknowledge: { from: ['pending'], to: 'acknowledged' },
+  complete: { from: ['pending', 'acknowledged', 'failed'], to: 'completed' },
+  fail: { from: ['pending', 'acknowledged'], to: 'failed' },
+  exempt: { from: ['pending', 'acknowledged', 'failed'], to: 'exempt' },
+  retry: { from: ['failed'], to: 'pending' },
+};
+
+export type Exemption = { system_id: string; ground: string; categories: string[]; until?: string; note?: string };
+export type TaskRequest = { id: string; tenantId: string; subjectId: string; dueDate: string | null };
+
+const reasonAad = (taskId: string) => `task-reason:${taskId}`;
+
+export function createTasksService(deps: {
+  db: Db;
+  repo: TasksRepo;
+  systems: SystemsRepo;
+  requests: RightsRequestsRepo;
+  subjectsRepo: SubjectsRepo;
+  subjects: SubjectsService;
+  outbox: OutboxRepo;
+  tokens: CallbackTokens;
+  publicBaseUrl: string;
+  /** Called in the transaction that closed a request's last open task. Wired by the composition root. */
+  onAllClosed: (tenantId: string, requestId: string, tx: Tx) => Promise<void>;
+  clock?: () => Date;
+}) {
+  const { db, repo, requests, subjectsRepo, subjects, outbox, tokens } = deps;
+  const clock = deps.clock ?? (() => new Date());
+
+  async function keyOf(tenantId: string, subjectId: string, tx: Tx): Promise<Buffer | null> {
+    const s = await subjectsRepo.find(tenantId, subjectId, tx);
+    return s ? subjects.dataKeyOf(s) : null;
+  }
+
+  function present(t: TaskWithSystem, key: Buffer | null): Task {
+    return {
+      id: t.id,
+      request_id: t.requestId,
+      system_id: t.systemId,
+      system_name: t.systemName,
+      recipient: t.recipient || t.processor,
+      reach: t.reach,
+      kind: t.kind,
+      status: t.status,
+      exemption: t.exemption ? { ground: t.exemption.ground, categories: t.exemption.categories, until: t.exemption.until } : null,
+      reason: t.reasonSealed && key ? open(key, t.reasonSealed, reasonAad(t.id)).toString('utf8') : null,
+      sends: t.sends,
+      notified_at: t.notifiedAt?.toISOString() ?? null,
+      answered_at: t.answeredAt?.toISOString() ?? null,
+      created_at: t.createdAt.toISOString(),
+      updated_at: t.updatedAt.toISOString(),
+    };
+  }
+
+  /** One line in the request's audit trail and one task.updated event. */
+  async function record(t: TaskRow, from: TaskStatus | null, by: By, at: Date, extra: Record<string, unknown>, tx: Tx): Promise<void> {
+    const byText = by.kind === 'system' ? 'system callback' : by.id;
+    await requests.insertEvent(
+      {
+        id: crypto.randomUUID(),
+        tenantId: t.tenantId,
+        requestId: t.requestId,
+        seq: await requests.nextSeq(t.requestId, tx),
+        action: `task.${from === null ? 'created' : t.status}`,
+        fromStatus: null,
+        toStatus: null,
+        at,
+        recordedAt: at,
+        actor: byText,
+        facts: { task_id: t.id, system_id: t.systemId, kind: t.kind, from, to: t.status, ...extra },
+        noteSealed: null,
+      },
+      tx,
+    );
+    await outbox.insert(
+      [{ ...eventRow(t.tenantId, TASK_UPDATED, { task_id: t.id, request_id: t.requestId, system_id: t.systemId, kind: t.kind, from, to: t.status, by: byText }, at), refId: t.requestId }],
+      tx,
+    );
+  }
+
+  function sendRow(t: TaskRow, at: Date) {
+    return { id: crypto.randomUUID(), tenantId: t.tenantId, topic: TASK_SEND_TOPIC, payload: { task_id: t.id }, availableAt: at, refId: t.requestId };
+  }
+
+  async function closedAll(t: TaskRow, tx: Tx): Promise<void> {
+    if ((await repo.openCount(t.tenantId, t.requestId, tx)) === 0) await deps.onAllClosed(t.tenantId, t.requestId, tx);
+  }
+
+  async function change(t: TaskRow, action: TaskAction, input: { reason?: string; ground?: string; categories?: string[]; until?: string }, by: By, tx: Tx): Promise<TaskRow> {
+    const rule = TASK_TRANSITIONS[action];
+    // Answering acknowledged twice (a retried callback) changes nothing.
+    if (action === 'acknowledge' && t.status === 'acknowledged') return t;
+    if (!rule.from.includes(t.status)) throw new TaskTransitionRefused(`Cannot ${action} a task that is ${t.status}`);
+    if (t.kind === 'public_disclosure' && action === 'retry') throw new TaskTransitionRefused('The Art. 17(2) task is recorded by the DPO, not sent: complete it');
+    const now = clock();
+    const key = input.reason ? await keyOf(t.tenantId, (await requests.find(t.tenantId, t.requestId, tx))!.subjectId, tx) : null;
+    const patch: Partial<TaskRow> = { status: rule.to };
+    if (action !== 'retry') patch.answeredAt = now;
+    if (input.reason && key) patch.reasonSealed = seal(key, Buffer.from(input.reason), reasonAad(t.id));
+    if (action === 'exempt') patch.exemption = { ground: input.ground!, categories: input.categories!, until: input.until ?? null };
+    if (action === 'retry') Object.assign(patch, { sends: t.sends + 1, answeredAt: null, callbackUsedAt: null });
+    const updated = await repo.update(t.tenantId, t.id, patch, tx);
+    await record(updated, t.status, by, now, input.reason ? { reason_given: true } : {}, tx);
+    if (action === 'retry') await outbox.insert([sendRow(updated, now)], tx);
+    if (!OPEN_TASK_STATUSES.includes(updated.status)) await closedAll(updated, tx);
+    return updated;
+  }
+
+  return {
+    /**
+     * A request's fan-out: one task for every system to tell, exempt where the DPO kept data under Art. 17(3),
+     * and a send row for each task that is not; for erasure with `publicDisclosure`, the Art. 17(2) task. In the
+     * caller's transaction. Returns how many tasks are open (0: nothing to wait for).
+     */
+    async fanOut(
+      actor: Actor,
+      request: TaskRequest,
+      kind: Exclude<TaskKind, 'public_disclosure'>,
+      opts: { exemptions?: Exemption[]; publicDisclosure?: boolean },
+      tx: Tx,
+    ): Promise<number> {
+      const now = clock();
+      // Locked for key share: a system deleted meanwhile either waits for this fan-out or is left out of it.
+      const systems = (await deps.systems.listHandling(actor.tenantId, kind === 'restriction_lifted' ? 'restriction' : kind, tx)).map((h) => h.system);
+      const known = new Map(systems.map((s) => [s.id, s]));
+      const exemptions = new Map<string, Exemption>();
+      (opts.exemptions ?? []).forEach((e, i) => {
+        if (!known.has(e.system_id)) throw new InvalidExemption(`exemptions.${i}.system_id: no connected system of this tenant is told of this request under that id`);
+        if (exemptions.has(e.system_id)) throw new InvalidExemption(`exemptions.${i}.system_id: the system is named twice`);
+        exemptions.set(e.system_id, e);
+      });
+      const key = await keyOf(actor.tenantId, request.subjectId, tx);
+      const rows = systems.map((s) => {
+        const id = crypto.randomUUID();
+        const e = exemptions.get(s.id);
+        return {
+          id,
+          tenantId: actor.tenantId,
+          requestId: request.id,
+          systemId: s.id,
+          kind,
+          status: (e ? 'exempt' : 'pending') as TaskStatus,
+          exemption: e ? ({ ground: e.ground, categories: e.categories, until: e.until ?? null } satisfies TaskExemption) : null,
+          reasonSealed: e?.note && key ? seal(key, Buffer.from(e.note), reasonAad(id)) : null,
+          answeredAt: e ? now : null,
+        };
+      });
+      if (kind === 'erasure' && opts.publicDisclosure) {
+        rows.push({ id: crypto.randomUUID(), tenantId: actor.tenantId, requestId: request.id, systemId: null as unknown as string, kind: 'public_disclosure' as TaskKind as 'erasure', status: 'pending', exemption: null, reasonSealed: null, answeredAt: null });
+      }
+      const created = await repo.insertMany(rows, tx);
+      for (const t of created) await record(t, null, { kind: 'client', id: actor.clientId }, now, t.exemption ? { ground: t.exemption.ground } : {}, tx);
+      await outbox.insert(created.filter((t) => t.status === 'pending' && t.kind !== 'public_disclosure').map((t) => sendRow(t, now)), tx);
+      return created.filter((t) => OPEN_TASK_STATUSES.includes(t.status)).length;
+    },
+
+    async list(tenantId: string, requestId: string, tx: Tx = db): Promise<{ items: Task[] }> {
+      const r = await requests.find(tenantId, requestId, tx);
+      if (!r) throw new TaskNotFound();
+      const key = await keyOf(tenantId, r.subjectId, tx);
+      return { items: (await repo.forRequest(tenantId, requestId, tx)).map((t) => present(t, key)) };
+    },
+
+    /** Art. 19: the recipients told of the request (processors included), when and how, and what each answered. */
+    async recipients(tenantId: string, requestId: string) {
+      const r = await requests.find(tenantId, requestId);
+      if (!r) throw new TaskNotFound();
+      const tasks = (await repo.forRequest(tenantId, requestId)).filter((t) => t.systemId && (t.recipient || t.processor));
+      return {
+        request_id: requestId,
+        items: tasks.map((t) => ({
+          system_id: t.systemId!,
+          system_name: t.systemName ?? '',
+          processor: t.processor,
+          told_at: t.notifiedAt?.toISOString() ?? null,
+          how: t.reach,
+          status: t.status,
+          answered_at: t.answeredAt?.toISOString() ?? null,
+        })),
+      };
+    },
+
+    /** Per system, the open tasks waiting on it (the DPO's view of who has not answered). */
+    async openBySystem(tenantId: string) {
+      return (await repo.openBySystem(tenantId)).map((r) => ({ system_id: r.systemId, system_name: r.systemName, open_tasks: r.open }));
+    },
+
+    /** The systems each request still waits on. */
+    async waitingOn(tenantId: string, requestIds: string[], tx: Tx = db) {
+      const rows = await repo.waitingOn(tenantId, requestIds, tx);
+      const out = new Map<string, { system_id: string | null; system_name: string | null; status: 'pending' | 'acknowledged' | 'failed' }[]>();
+      for (const r of rows) {
+        const list = out.get(r.requestId) ?? out.set(r.requestId, []).get(r.requestId)!;
+        list.push({ system_id: r.systemId, system_name: r.systemName, status: r.status as 'pending' | 'acknowledged' | 'failed' });
+      }
+      return out;
+    },
+
+    /** A client answers for a system, or the DPO decides (exempt, retry). */
+    async transition(actor: Actor, requestId: string, taskId: string, action: TaskAction, input: { reason?: string; ground?: string; categories?: string[]; until?: string }): Promise<Task> {
+      return inTransaction(db, async (tx) => {
+        const t = await repo.lock(actor.tenantId, requestId, taskId, tx);
+        if (!t) throw new TaskNotFound();
+        await change(t, action, input, { kind: 'client', id: actor.clientId }, tx);
+        const r = (await requests.find(actor.tenantId, requestId, tx))!;
+        const key = await keyOf(actor.tenantId, r.subjectId, tx);
+        return present((await repo.forRequest(actor.tenantId, requestId, tx)).find((x) => x.id === taskId)!, key);
+      });
+    },
+
+    /** A system answers through the link it was sent: acknowledged any number of times, then one final answer. */
+    async callback(token: string, body: { status: 'acknowledged' | 'completed' | 'failed'; reason?: string }): Promise<{ task_id: string; status: TaskStatus }> {
+      const taskId = tokens.taskIdOf(token);
+      if (!taskId) throw new CallbackNotFound();
+      return inTransaction(db, async (tx) => {
+        const found = await repo.byId(taskId, tx);
+        if (!found || !tokens.verify(token, found.id, found.sends)) throw new CallbackNotFound();
+        const t = (await repo.lock(found.tenantId, found.requestId, found.id, tx))!;
+        if (t.callbackUsedAt) throw new CallbackUsed();
+        const action: TaskAction = body.status === 'acknowledged' ? 'acknowledge' : body.status === 'completed' ? 'complete' : 'fail';
+        if (action === 'fail' && !body.reason) throw new ValidationFailed([{ field: 'reason', message: 'is required when the task failed: say why' }]);
+        const updated = await change(t, action, { reason: body.reason }, { kind: 'system' }, tx);
+        const final = action !== 'acknowledge' ? await repo.update(t.tenantId, t.id, { callbackUsedAt: clock() }, tx) : updated;
+        return { task_id: final.id, status: final.status };
+      });
+    },
+
+    /**
+     * What a system is sent, built when it is sent (the outbox row and the stored delivery hold ids only): how to
+     * find the person (its external_ref and identifiers) and the single-use callback link. Null when the task is no
+     * longer open or the person is gone: nothing is sent then.
+     */
+    async sendBody(tenantId: string, data: Record<string, unknown>): Promise<Record<string, unknown> | null> {
+      const t = await repo.byId(String(data.task_id));
+      if (!t || t.tenantId !== tenantId || !['pending', 'acknowledged'].includes(t.status)) return null;
+      const r = await requests.find(tenantId, t.requestId);
+      const row = r && (await subjectsRepo.find(tenantId, r.subjectId));
+      if (!r || !row || row.status === 'erased') return null;
+      const subject = await subjects.present(tenantId, row);
+      return {
+        ...data,
+        callback_url: `${deps.publicBaseUrl}/v1/task-callbacks/${tokens.issue(t.id, t.sends)}`,
+        subject: { external_ref: subject.external_ref, identifiers: subject.identifiers ?? [] },
+      };
+    },
+
+    /** The job of topic task.send: sends the task to its system, addressed to it alone. */
+    async send(taskId: string, addressed: (t: TaskRow, endpointId: string, type: EventType, data: Record<string, string | number | boolean | null>) => object): Promise<'sent' | 'skipped' | 'no_reach'> {
+      return inTransaction(db, async (tx) => {
+        const t = await repo.byId(taskId, tx);
+        if (!t || !['pending', 'acknowledged'].includes(t.status) || !t.systemId || t.kind === 'public_disclosure') return 'skipped';
+        const [system] = (await repo.systemsById(t.tenantId, [t.systemId], tx)) ?? [];
+        const r = await requests.find(t.tenantId, t.requestId, tx);
+        if (!system || !r) return 'skipped';
+        if (!system.webhookEndpointId) return 'no_reach';
+        const data = { task_id: t.id, request_id: t.requestId, system_id: t.systemId, due_date: r.dueDate };
+        await outbox.insert([addressed(t, system.webhookEndpointId, TASK_EVENT[t.kind], data) as never], tx);
+        await repo.update(t.tenantId, t.id, { notifiedAt: clock() }, tx);
+        return 'sent';
+      });
+    },
+  };
+}
+export type TasksService = ReturnType<typeof createTasksService>;

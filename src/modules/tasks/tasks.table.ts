@@ -1,0 +1,44 @@
+import { sql } from 'drizzle-orm';
+import { index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { bytea } from '../../db/columns.js';
+import { rightsRequests } from '../rights-requests/rights-requests.table.js';
+import { systems } from '../systems/systems.table.js';
+import { tenants } from '../tenants/tenants.table.js';
+
+/** What a task asks of its system. public_disclosure (Art. 17(2)) informs other controllers of data made public. */
+export const TASK_KINDS = ['erasure', 'rectification', 'restriction', 'restriction_lifted', 'export', 'public_disclosure'] as const;
+/** pending → acknowledged → completed | failed | exempt; a failed task may be retried (back to pending). */
+export const TASK_STATUSES = ['pending', 'acknowledged', 'completed', 'failed', 'exempt'] as const;
+
+export type TaskExemption = { ground: string; categories: string[]; until: string | null; note?: string };
+
+/** One system's part of one rights request; every change is in the request's audit trail. */
+export const systemTasks = pgTable(
+  'system_tasks',
+  {
+    id: uuid('id').primaryKey(),
+    tenantId: uuid('tenant_id').notNull().references(() => tenants.id),
+    requestId: uuid('request_id').notNull().references(() => rightsRequests.id),
+    systemId: uuid('system_id').references(() => systems.id),
+    kind: text('kind', { enum: TASK_KINDS }).notNull(),
+    status: text('status', { enum: TASK_STATUSES }).notNull().default('pending'),
+    // Art. 17(3): the ground, the data categories kept and until when (a task reopens when the period ends).
+    exemption: jsonb('exemption').$type<TaskExemption>(),
+    // The single-use callback token is given out once; only its SHA-256 is kept.
+    callbackTokenHash: bytea('callback_token_hash'),
+    callbackUsedAt: timestamp('callback_used_at', { withTimezone: true, precision: 3 }),
+    // Sends of the task to its system (a retry sends again).
+    sends: integer('sends').notNull().default(0),
+    notifiedAt: timestamp('notified_at', { withTimezone: true, precision: 3 }),
+    answeredAt: timestamp('answered_at', { withTimezone: true, precision: 3 }),
+    // Why it failed or was exempted, as the system or the DPO said it: sealed under the subject's key.
+    reasonSealed: bytea('reason_sealed'),
+    createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().default(sql`now()`),
+    updatedAt: timestamp('updated_at', { withTimezone: true, precision: 3 }).notNull().default(sql`now()`),
+  },
+  (t) => [
+    uniqueIndex('system_tasks_request_system_kind').on(t.requestId, t.systemId, t.kind),
+    index('system_tasks_tenant_status').on(t.tenantId, t.status),
+    index('system_tasks_system').on(t.systemId),
+  ],
+);
