@@ -78,7 +78,7 @@ SUBJECT_ID=\$(curl -s -X POST $URL/v1/subjects \\
   | node -p 'JSON.parse(require("fs").readFileSync(0, "utf8")).id')
 curl -s -w '\n' -X POST $URL/v1/subjects/\$SUBJECT_ID/consents \\
   -H "Authorization: Bearer \$TOKEN" -H 'Content-Type: application/json' \\
-  -d '{"decisions":[{"purpose":"newsletter","action":"grant","source":"web_form"}]}'
+  -d '{"decisions":[{"purpose":"newsletter","action":"grant","source":"web_form","evidence":{"form_id":"signup-page"}}]}'
 curl -s -w '\n' -X POST $URL/v1/consents/check \\
   -H "Authorization: Bearer \$TOKEN" -H 'Content-Type: application/json' \\
   -d '{"purpose":"newsletter","identifiers":[{"type":"email","value":"ada@example.com"}]}'

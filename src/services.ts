@@ -46,7 +46,7 @@ export function createServices(deps: { db: Db; keyring: Keyring; allowPrivateWeb
     outbox,
     tokens: createCallbackTokens(keyring),
     publicBaseUrl: deps.publicBaseUrl ?? 'http://localhost:3000',
-    onAllClosed: (tenantId, requestId, tx) => rightsRequests.finishErasure(tenantId, requestId, tx),
+    onAllClosed: (tenantId, requestId, tx) => rightsRequests.finishFanOut(tenantId, requestId, tx),
     clock: deps.clock,
   });
   const rightsRequests = createRightsRequestsService({

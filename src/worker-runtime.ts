@@ -45,7 +45,7 @@ function registerJobs(dispatcher: Dispatcher, deps: WorkerDeps): void {
   });
   registerWebhookJobs(dispatcher, deps);
   registerRightsRequestsJobs(dispatcher, deps);
-  registerTasksJobs(dispatcher, { tasks: services.tasks, bodies: deps.bodies });
+  registerTasksJobs(dispatcher, { tasks: services.tasks, bodies: deps.bodies, config: deps.config, db: deps.db });
 }
 
 export type WorkerRuntime = {

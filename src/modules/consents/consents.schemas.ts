@@ -128,11 +128,15 @@ export const ObjectionBody = z
       .enum(['web', 'email', 'phone', 'letter', 'in_person'])
       .optional()
       .describe('For scope processing: how the objection came in (default web); it opens a rights request of type objection'),
+    source: z.enum(CONSENT_SOURCES).optional().describe('How the objection was collected, as for consent decisions (default api)'),
+    evidence: EvidenceSchema.optional().describe('Proof of how it was made (form, collector, the text shown); encrypted at rest, so an objection is as provable as a grant'),
     occurred_at: Instant.optional().describe('When the subject objected (defaults to now); not in the future, not before 1970-01-01T00:00:00Z'),
   })
   .strict()
   .meta({ id: 'RecordObjection' });
 export type ObjectionInput = z.infer<typeof ObjectionBody>;
+
+const ObjectionProof = z.object({ source: z.enum(CONSENT_SOURCES).nullable(), evidence: EvidenceSchema.nullable() });
 
 export const ObjectionSchema = z
   .object({
@@ -143,6 +147,8 @@ export const ObjectionSchema = z
       .enum(['pending', 'upheld', 'refused', 'withdrawn'])
       .describe('upheld: the purpose answers objected for the person; pending: being assessed (Art. 21(1)); refused: compelling legitimate grounds were shown; withdrawn: the person withdrew the request'),
     request_id: z.uuid().nullable().describe('The rights request that carries the assessment'),
+    source: z.enum(CONSENT_SOURCES).nullable().describe('How it was collected'),
+    evidence: EvidenceSchema.nullable().describe('Decrypted proof of how it was made; null when none was given or the person was erased'),
     occurred_at: z.iso.datetime(),
     decided_at: z.iso.datetime().nullable(),
   })
@@ -161,10 +167,13 @@ export const ObjectionListSchema = z
   .object({
     subject_id: z.uuid(),
     marketing_objection: z.boolean().describe('Objected to every direct-marketing purpose (Art. 21(2))'),
+    marketing_objection_proof: ObjectionProof.nullable().describe('How the objection to all direct marketing was made'),
     automated_decision_objection: z.boolean().describe('Objected to automated decisions (Art. 22)'),
+    automated_decision_objection_proof: ObjectionProof.nullable().describe('How the objection to automated decisions was made'),
     items: z.array(ObjectionSchema).describe('Objections to single purposes'),
   })
   .meta({ id: 'ObjectionList' });
+export type ObjectionList = z.infer<typeof ObjectionListSchema>;
 
 export const SoftOptInBody = z
   .object({

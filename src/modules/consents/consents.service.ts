@@ -16,7 +16,7 @@ import type { OutboxRepo } from '../outbox/outbox.repo.js';
 import { ConsentNotApplicable, ConsentProofMissing, ObjectionNotApplicable, SubjectErased, UnknownPurpose, UnknownPurposeVersion } from './consents.errors.js';
 import { chainHash, verifyRun, type ChainBreak } from './consents.ledger.js';
 import type { CheckRow, ConsentEventRow, ConsentsRepo, ObjectionRow } from './consents.repo.js';
-import type { CheckResult, ConsentEvent, ConsentState, Objection, ObjectionInput, RecordConsents, SoftOptIn, SoftOptInInput } from './consents.schemas.js';
+import type { CheckResult, ConsentEvent, ConsentState, Objection, ObjectionInput, ObjectionList, RecordConsents, SoftOptIn, SoftOptInInput } from './consents.schemas.js';
 import { ValidationFailed } from '../../lib/errors.js';
 
 const VERIFY_BATCH = 1000;
@@ -25,6 +25,8 @@ const VERIFY_BATCH = 1000;
 const isoOrRaw = (d: Date) => (Number.isFinite(d.getTime()) ? d.toISOString() : 'invalid');
 
 const evidenceAad = (eventId: string) => `consent-evidence:${eventId}`;
+const objectionProofAad = (objectionId: string) => `objection-evidence:${objectionId}`;
+const flagProofAad = (subjectId: string, scope: 'direct_marketing' | 'automated_decisions') => `objection-evidence:${subjectId}:${scope}`;
 
 /** Art. 7(1): how a grant was given must be provable. The evidence field each source of a grant must carry. */
 export const PROOF_BY_SOURCE = {
@@ -50,13 +52,15 @@ function objectedEvent(tenantId: string, o: ObjectionRow, at: Date) {
   );
 }
 
-export function presentObjection(o: ObjectionRow): Objection {
+export function presentObjection(o: ObjectionRow, key: Buffer | null = null): Objection {
   return {
     id: o.id,
     purpose: o.purposeKey,
     scope: o.scope,
     status: o.status,
     request_id: o.requestId,
+    source: (o.source as Objection['source']) ?? null,
+    evidence: o.evidenceSealed && key ? JSON.parse(open(key, o.evidenceSealed, objectionProofAad(o.id)).toString('utf8')) : null,
     occurred_at: o.occurredAt.toISOString(),
     decided_at: o.decidedAt?.toISOString() ?? null,
   };
@@ -315,6 +319,9 @@ export function createConsentsService(deps: {
       }
       return inTransaction(outer, async (tx) => {
         const row = await activeSubject(tenantId, subjectId, tx, true);
+        // How the objection was made, as provable as a grant (Art. 21, 7(1) by analogy): sealed under the subject's key.
+        const key = input.evidence ? subjects.dataKeyOf(row) : null;
+        const proofOf = (aad: string) => (input.evidence && key ? seal(key, Buffer.from(JSON.stringify(input.evidence)), aad) : null);
         if (keys.length === 0) {
           const dm = input.scope === 'direct_marketing';
           const already = dm ? row.marketingObjection : row.automatedDecisionObjection;
@@ -322,7 +329,14 @@ export function createConsentsService(deps: {
           const updated = await subjectsRepo.setFlags(
             tenantId,
             subjectId,
-            dm ? { marketingObjection: true, marketingObjectionAt: when } : { automatedDecisionObjection: true, automatedDecisionObjectionAt: when },
+            dm
+              ? { marketingObjection: true, marketingObjectionAt: when, marketingObjectionSource: input.source ?? null, marketingObjectionEvidenceSealed: proofOf(flagProofAad(subjectId, 'direct_marketing')) }
+              : {
+                  automatedDecisionObjection: true,
+                  automatedDecisionObjectionAt: when,
+                  automatedDecisionObjectionSource: input.source ?? null,
+                  automatedDecisionObjectionEvidenceSealed: proofOf(flagProofAad(subjectId, 'automated_decisions')),
+                },
             tx,
           );
           await outbox.insert([eventRow(tenantId, 'subject.objected', { subject_id: subjectId, scope: input.scope, purpose: null, status: 'upheld', occurred_at: when.toISOString() }, now)], tx);
@@ -344,11 +358,14 @@ export function createConsentsService(deps: {
           } else rows.push({ purposeKey: key, scope: 'processing' as const, status: 'pending' as const, decidedAt: null });
         }
         const written = await repo.recordObjections(
-          rows.map((r) => ({ ...r, id: crypto.randomUUID(), tenantId, subjectId, requestId: input.requestId ?? null, occurredAt: when })),
+          rows.map((r) => {
+            const id = crypto.randomUUID();
+            return { ...r, id, tenantId, subjectId, requestId: input.requestId ?? null, occurredAt: when, source: input.source ?? null, evidenceSealed: proofOf(objectionProofAad(id)) };
+          }),
           tx,
         );
         await outbox.insert(written.map((o) => objectedEvent(tenantId, o, now)), tx);
-        return { created: written.length > 0, subject: await subjects.present(tenantId, row, tx), objections: written.map(presentObjection) };
+        return { created: written.length > 0, subject: await subjects.present(tenantId, row, tx), objections: written.map((o) => presentObjection(o, key)) };
       });
     },
 
@@ -360,7 +377,7 @@ export function createConsentsService(deps: {
       return inTransaction(outer, async (tx) => {
         const decided = await repo.decideObjections(tenantId, requestId, decision, now, tx);
         await outbox.insert(decided.map((o) => objectedEvent(tenantId, o, now)), tx);
-        return decided.map(presentObjection);
+        return decided.map((o) => presentObjection(o));
       });
     },
 
@@ -369,17 +386,27 @@ export function createConsentsService(deps: {
 
     /** The objections a rights request carries. */
     async objectionsOfRequest(tenantId: string, requestId: string, tx: Tx = db): Promise<Objection[]> {
-      return (await repo.objectionsOfRequest(tenantId, requestId, tx)).map(presentObjection);
+      return (await repo.objectionsOfRequest(tenantId, requestId, tx)).map((o) => presentObjection(o));
     },
 
     /** The subject's objections to single purposes (the objection to all direct marketing is the subject's flag). */
-    async objections(tenantId: string, subjectId: string): Promise<{ subject_id: string; marketing_objection: boolean; automated_decision_objection: boolean; items: Objection[] }> {
+    async objections(tenantId: string, subjectId: string): Promise<ObjectionList> {
       const row = await activeSubject(tenantId, subjectId, db, false);
+      const key = subjects.dataKeyOf(row);
+      const proof = (on: boolean, source: string | null, sealed: Buffer | null, aad: string) =>
+        on ? { source: (source as Objection['source']) ?? null, evidence: sealed && key ? JSON.parse(open(key, sealed, aad).toString('utf8')) : null } : null;
       return {
         subject_id: subjectId,
         marketing_objection: row.marketingObjection,
+        marketing_objection_proof: proof(row.marketingObjection, row.marketingObjectionSource, row.marketingObjectionEvidenceSealed, flagProofAad(subjectId, 'direct_marketing')),
         automated_decision_objection: row.automatedDecisionObjection,
-        items: (await repo.objectionsOf(tenantId, subjectId)).map(presentObjection),
+        automated_decision_objection_proof: proof(
+          row.automatedDecisionObjection,
+          row.automatedDecisionObjectionSource,
+          row.automatedDecisionObjectionEvidenceSealed,
+          flagProofAad(subjectId, 'automated_decisions'),
+        ),
+        items: (await repo.objectionsOf(tenantId, subjectId)).map((o) => presentObjection(o, key)),
       };
     },
 

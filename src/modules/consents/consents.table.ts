@@ -77,6 +77,9 @@ export const objections = pgTable(
     status: text('status', { enum: ['pending', 'upheld', 'refused', 'withdrawn'] }).notNull(),
     // The rights request that carries the assessment, when the objection came as one.
     requestId: uuid('request_id'),
+    // How the objection was made, as provable as a grant (source as for consent; evidence sealed under the subject's key).
+    source: text('source'),
+    evidenceSealed: bytea('evidence_sealed'),
     occurredAt: clientInstant('occurred_at').notNull(),
     decidedAt: timestamp('decided_at', { withTimezone: true, precision: 3 }),
     createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),

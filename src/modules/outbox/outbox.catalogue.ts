@@ -104,7 +104,7 @@ export const EVENT_CATALOGUE = {
     data: z.object(request),
   },
   'request.review_required': {
-    when: "A request waits for the DPO's decision (an erasure to approve or reject)",
+    when: "A request waits for the DPO's decision (an erasure or a rectification to approve or reject)",
     audience: 'subscribers',
     data: z.object(request),
   },

@@ -53,7 +53,10 @@ export function createOutboxRepo(db: Tx) {
       await tx
         .update(outbox)
         .set({ status: 'pending', enqueuedAt: null, lockedUntil: null })
-        .where(and(eq(outbox.id, id), eq(outbox.status, 'enqueued'), eq(outbox.attempts, attempts)));
+        // A row a processor holds right now is not lost, whatever the queue said a moment ago: it is left alone.
+        .where(
+          and(eq(outbox.id, id), eq(outbox.status, 'enqueued'), eq(outbox.attempts, attempts), sql`(${outbox.lockedUntil} IS NULL OR ${outbox.lockedUntil} < now())`),
+        );
     },
 
     /** A processor takes the row for holdMs; null when it is finished or another processor holds it. */

@@ -17,6 +17,12 @@ export type RequestFilters = {
   dueBefore?: string;
 };
 
+/** Open and restricting: a restriction request, or an objection restricting meanwhile (Art. 18(1)(d)). */
+const openRestricting = () => and(inArray(rightsRequests.status, [...OPEN]), isNotNull(rightsRequests.restrictionGround));
+/** A restriction granted (the request completed) and not lifted since (Art. 18(3)): the lift is in its outcome. */
+const grantedRestriction = () =>
+  and(eq(rightsRequests.type, 'restriction'), eq(rightsRequests.status, 'completed'), sql`NOT coalesce(${rightsRequests.outcome} ? 'restriction_lifted', false)`);
+
 export function createRightsRequestsRepo(db: Tx) {
   return {
     async insert(row: typeof rightsRequests.$inferInsert, tx: Tx): Promise<RequestRow> {
@@ -61,7 +67,8 @@ export function createRightsRequestsRepo(db: Tx) {
         .limit(page.limit);
     },
     /** How many requests of the subject, other than `exceptId`, hold its restricted flag: open ones with a
-     * restriction ground (restriction requests, objections restricting meanwhile) and restrictions granted. */
+     * restriction ground (restriction requests, objections restricting meanwhile) and restrictions granted and not
+     * lifted since. */
     async restrictionHolders(tenantId: string, subjectId: string, exceptId: string, tx: Tx): Promise<number> {
       const [row] = await tx
         .select({ n: sql<number>`count(*)::int` })
@@ -71,13 +78,44 @@ export function createRightsRequestsRepo(db: Tx) {
             eq(rightsRequests.tenantId, tenantId),
             eq(rightsRequests.subjectId, subjectId),
             ne(rightsRequests.id, exceptId),
-            or(
-              and(inArray(rightsRequests.status, [...OPEN]), isNotNull(rightsRequests.restrictionGround)),
-              and(eq(rightsRequests.type, 'restriction'), eq(rightsRequests.status, 'completed')),
-            ),
+            or(openRestricting(), grantedRestriction()),
           ),
         );
       return row?.n ?? 0;
+    },
+    /** How many open requests of the subject restrict its processing (restriction requests, objections restricting
+     * meanwhile): while one does, the restriction cannot be lifted. */
+    async openRestrictionHolders(tenantId: string, subjectId: string, tx: Tx): Promise<number> {
+      const [row] = await tx
+        .select({ n: sql<number>`count(*)::int` })
+        .from(rightsRequests)
+        .where(and(eq(rightsRequests.tenantId, tenantId), eq(rightsRequests.subjectId, subjectId), openRestricting()));
+      return row?.n ?? 0;
+    },
+    /** The subject's restrictions granted and not lifted, oldest first, each under its row lock. */
+    async lockGrantedRestrictions(tenantId: string, subjectId: string, tx: Tx): Promise<RequestRow[]> {
+      return tx
+        .select()
+        .from(rightsRequests)
+        .where(and(eq(rightsRequests.tenantId, tenantId), eq(rightsRequests.subjectId, subjectId), grantedRestriction()))
+        .orderBy(asc(rightsRequests.closedAt), asc(rightsRequests.createdAt), asc(rightsRequests.id))
+        .for('update');
+    },
+    /** Whether the request's audit trail has a line of `action` whose facts hold `facts`. */
+    async hasEvent(tenantId: string, requestId: string, action: string, facts: Record<string, unknown>, tx: Tx = db): Promise<boolean> {
+      const rows = await tx
+        .select({ id: rightsRequestEvents.id })
+        .from(rightsRequestEvents)
+        .where(
+          and(
+            eq(rightsRequestEvents.tenantId, tenantId),
+            eq(rightsRequestEvents.requestId, requestId),
+            eq(rightsRequestEvents.action, action),
+            sql`${rightsRequestEvents.facts} @> ${JSON.stringify(facts)}::jsonb`,
+          ),
+        )
+        .limit(1);
+      return rows.length > 0;
     },
     async nextSeq(requestId: string, tx: Tx): Promise<number> {
       const [row] = await tx

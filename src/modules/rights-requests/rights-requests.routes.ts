@@ -28,7 +28,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
         tags,
         summary: 'Open a rights request',
         description:
-          "Records a request for one of the rights (access, rectification, erasure, restriction, portability, objection, automated_decision, information), received orally or in writing, and computes its legal deadline: due_date (the last day to answer, in the tenant's time zone) and due_at (the end of that day). received_at may be in the past (a letter opened late); reminders whose time has already passed are sent at once. Immediate effects: an objection to direct marketing is recorded at once (every direct-marketing purpose, or those named) and the request completes; an objection to processing (Art. 21(1)) records pending objections to the purposes named and stays open for the assessment (restrict_meanwhile sets the restricted flag until it is decided); automated_decision sets the Art. 22 flag and stays open for the human review; restriction (with its Art. 18(1) ground) sets the restricted flag; information attaches the privacy notice in the person's locale and stays open until the notice is recorded as sent (complete). An unknown person given by identifiers becomes a new subject.",
+          "Records a request for one of the rights (access, rectification, erasure, restriction, portability, objection, automated_decision, information), received orally or in writing, and computes its legal deadline: due_date (the last day to answer, in the tenant's time zone) and due_at (the end of that day). received_at may be in the past (a letter opened late); reminders whose time has already passed are sent at once. Immediate effects: an objection to direct marketing is recorded at once (every direct-marketing purpose, or those named) and the request completes; an objection to processing (Art. 21(1)) records pending objections to the purposes named and stays open for the assessment (restrict_meanwhile sets the restricted flag until it is decided); automated_decision sets the Art. 22 flag and stays open for the human review; restriction (with its Art. 18(1) ground) sets the restricted flag and tells every system that handles restriction, and every recipient (restriction.requested; the request completes when they have all answered); erasure and rectification (with its `corrections`) wait in awaiting_approval for the DPO (request.review_required); information attaches the privacy notice in the person's locale and stays open until the notice is recorded as sent (complete). An unknown person given by identifiers becomes a new subject.",
         headers: IdempotencyHeaders,
         body: CreateRequestBody,
         response: { 201: RequestSchema, ...problems(404, 409, 413, 415, 422) },
@@ -142,7 +142,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
           response: { 200: RequestSchema, ...problems(404, 409, 413, 415, 422) },
         },
       },
-      async (request) => service.transition(principalOf(request), request.params.id, action, request.body),
+      async (request) => service.transition(principalOf(request), request.params.id, action, request.body, tenantOf(request)),
     );
   }
 };

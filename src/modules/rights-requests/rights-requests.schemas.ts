@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DateInput, InstantInput as Instant } from '../../lib/instants.js';
 import { PageMeta } from '../../lib/schemas.js';
+import { IDENTIFIER_TYPES } from '../../lib/identifiers.js';
 import { IdentifierSchema } from '../subjects/subjects.schemas.js';
 import { PurposeKeySchema } from '../purposes/purposes.schemas.js';
 import { LocaleSchema } from '../tenants/tenants.schemas.js';
@@ -57,6 +58,21 @@ export const ErasureGroundSchema = z
   .enum(ERASURE_GROUND_KEYS)
   .meta({ id: 'ErasureGround', description: Object.entries(ERASURE_GROUNDS).map(([k, v]) => `${k}: ${v}`).join('; ') });
 
+export const CorrectionSchema = z
+  .object({
+    category: text(100).describe(
+      'The data category, as the connected systems know it (contact, address, identity, …); `identifier` corrects one of the identifiers Rightful finds the person by',
+    ),
+    field: text(100).describe('The field to correct; for category identifier, one of email, phone, crm_id, customer_id'),
+    value: text(2000).describe('The correct value'),
+  })
+  .strict()
+  .meta({
+    id: 'Correction',
+    description:
+      'One correction a rectification asks for (Art. 16): stored encrypted under the subject\'s key, sent to the connected systems when the DPO approves (Art. 19); an identifier corrected replaces the one Rightful holds',
+  });
+
 export const CreateRequestBody = z
   .object({
     subject: z
@@ -73,7 +89,13 @@ export const CreateRequestBody = z
     channel: z.enum(REQUEST_CHANNELS).describe('How the request came in: requests may be oral or written'),
     received_at: Instant.optional().describe('When the controller received it (defaults to now); may be in the past (not before 1970-01-01T00:00:00Z), never in the future'),
     locale: LocaleSchema.optional().describe("The person's language (defaults to the tenant's default locale): an information request's privacy notice is rendered in it (Art. 12(1))"),
-    details: z.string().max(10_000).optional().describe('Free text; for rectification, the corrections asked. Stored encrypted.'),
+    details: z.string().max(10_000).optional().describe('Free text (for rectification, the corrections are given in `corrections`). Stored encrypted.'),
+    corrections: z
+      .array(CorrectionSchema)
+      .min(1)
+      .max(50)
+      .optional()
+      .describe('Required for a rectification request, and only there: what to correct (Art. 16). Stored encrypted; the DPO approves them before they go out'),
     restriction_ground: RestrictionGroundSchema.optional().describe('Required for a restriction request, and only there: why processing is to be restricted (Art. 18(1)(a)-(d))'),
     erasure_ground: ErasureGroundSchema.optional().describe('For an erasure request only: the Art. 17(1) ground the person invokes (if not given here, the DPO records it on approve)'),
     objection: ObjectionInput.optional().describe('For an objection request only (defaults to direct_marketing for every direct-marketing purpose): what is objected to'),
@@ -89,6 +111,15 @@ export const CreateRequestBody = z
     if (b.type !== 'restriction' && b.restriction_ground) issue(['restriction_ground'], 'is only for a restriction request (an objection to processing restricts with restrict_meanwhile)');
     if (b.type !== 'objection' && b.objection) issue(['objection'], 'is only for an objection request');
     if (b.type !== 'erasure' && b.erasure_ground) issue(['erasure_ground'], 'is only for an erasure request');
+    if (b.type === 'rectification' && !b.corrections) issue(['corrections'], 'is required for a rectification request: what to correct (Art. 16)');
+    if (b.type !== 'rectification' && b.corrections) issue(['corrections'], 'is only for a rectification request');
+    const corrected = new Set<string>();
+    (b.corrections ?? []).forEach((c, i) => {
+      if (c.category !== 'identifier') return;
+      if (!(IDENTIFIER_TYPES as readonly string[]).includes(c.field)) issue(['corrections', i, 'field'], `an identifier is one of ${IDENTIFIER_TYPES.join(', ')}`);
+      else if (corrected.has(c.field)) issue(['corrections', i, 'field'], `the ${c.field} identifier is corrected twice: give one value`);
+      corrected.add(c.field);
+    });
     if (b.objection?.scope === 'processing' && !b.objection.purposes) issue(['objection', 'purposes'], 'is required for an objection to processing (Art. 21(1)): name the purposes');
     if (b.restrict_meanwhile && !(b.type === 'objection' && b.objection?.scope === 'processing')) {
       issue(['restrict_meanwhile'], 'is only for an objection to processing (Art. 18(1)(d)); an objection to direct marketing takes effect at once');
@@ -163,6 +194,10 @@ export const RequestSchema = z
     rejection_ground: z.enum(REJECTION_GROUNDS).nullable().describe('Deprecated: see outcome.grounds'),
     assignee: z.string().nullable(),
     details: z.string().nullable().describe('Decrypted free text'),
+    corrections: z
+      .array(z.object({ category: z.string(), field: z.string(), value: z.string() }))
+      .nullable()
+      .describe('Rectification requests: the corrections asked (decrypted; null for other types, and once the subject is erased)'),
     outcome: OutcomeSchema.nullable().describe('The answer: set when the request closes (and for an information request, from its creation, with the privacy notice)'),
     closed_at: z.iso.datetime().nullable(),
     created_at: z.iso.datetime(),
@@ -296,9 +331,9 @@ export const TransitionBodies = {
         )
         .max(100)
         .optional()
-        .describe('Systems that keep some data under an Art. 17(3) ground: their tasks are exempt'),
-      erasure_ground: ErasureGroundSchema.optional().describe('The Art. 17(1) ground that applies; required unless recorded when the request was created'),
-      public_disclosure: z.boolean().optional().describe('The controller made the data public: a task records informing the other controllers (Art. 17(2))'),
+        .describe('Erasure only: systems that keep some data under an Art. 17(3) ground (their tasks are exempt)'),
+      erasure_ground: ErasureGroundSchema.optional().describe('Erasure only: the Art. 17(1) ground that applies; required unless recorded when the request was created'),
+      public_disclosure: z.boolean().optional().describe('Erasure only: the controller made the data public, a task records informing the other controllers (Art. 17(2))'),
       note: Note,
     })
     .strict()

@@ -3,6 +3,7 @@ import { inTransaction, type Db, type Tx } from '../../db/client.js';
 import { open, seal } from '../../lib/crypto.js';
 import { decodeCreatedCursor, decodeCursor, encodeCursor, pageOf } from '../../lib/cursor.js';
 import { ValidationFailed } from '../../lib/errors.js';
+import type { IdentifierType } from '../../lib/identifiers.js';
 import { pastInstant } from '../../lib/instants.js';
 import { eventRow, type EventType } from '../outbox/outbox.events.js';
 import type { OutboxRepo } from '../outbox/outbox.repo.js';
@@ -25,32 +26,17 @@ import {
   type RestrictionGround,
 } from './rights-requests.catalogue.js';
 import { computeDeadline, extensionAllowed, firstDeadline, reminderSchedule, type Deadline, type DeadlineInput } from './rights-requests.deadlines.js';
-import { RequestNotFound, TransitionRefused } from './rights-requests.errors.js';
+import { InvalidCorrection, RequestNotFound, RestrictionNotLiftable, TransitionRefused } from './rights-requests.errors.js';
 import type { RequestFilters, RequestRow, RightsRequestsRepo } from './rights-requests.repo.js';
 import type { CreateRequest, RequestOutcome, RightsRequest } from './rights-requests.schemas.js';
 import type { StoredPause } from './rights-requests.table.js';
+import { openTexts, sealTexts, type RequestTexts } from './rights-requests.texts.js';
 import { allowedFrom, isOpen as isOpenStatus, TRANSITIONS, type Status, type TransitionAction } from './rights-requests.transitions.js';
 
 const REMINDER_TYPES = ['request.deadline_approaching', 'request.overdue'];
 
 const detailsAad = (requestId: string) => `request-details:${requestId}`;
 const noteAad = (eventId: string) => `request-note:${eventId}`;
-const textsAad = (requestId: string) => `request-texts:${requestId}`;
-
-/** Free text about the person kept on a request, sealed together under the subject's key. */
-type RequestTexts = {
-  extension_reason?: string;
-  resolution?: string;
-  detail?: string;
-  /** The reasonable doubts about identity given when proof was last asked (Art. 12(6)). */
-  identity_doubt?: string;
-  /** The human review of an automated decision (Art. 22(3)): the person's point of view, the decision after it. */
-  subject_view?: string;
-  review_decision?: string;
-  /** Why the DPO approved an erasure without checking identity. */
-  identity_note?: string;
-};
-
 type NotificationChannel = (typeof NOTIFICATION_CHANNELS)[number];
 type Remedies = NonNullable<RequestOutcome['remedies']>;
 
@@ -66,9 +52,18 @@ type StoredOutcome = {
   automatic?: boolean;
   /** Legacy: the rejection ground of the first version. */
   ground?: LegacyRejectionGround;
-  /** An erasure's approval: how identity was settled, and when. */
+  /** An erasure's or a rectification's approval: how identity was settled, and when. */
   approval?: { identity: 'verified' | 'not_needed'; at: string; by: string };
+  /** A restriction granted, then lifted (Art. 18(3)): when, when the person was told before, by whom. */
+  restriction_lifted?: { at: string; subject_informed_at: string; by: string };
 };
+
+/** Requests whose approval or intake fans out tasks to the connected systems, and what each task asks. */
+const FAN_OUT_KIND = { erasure: 'erasure', rectification: 'rectification', restriction: 'restriction' } as const;
+type FanOutType = keyof typeof FAN_OUT_KIND;
+const fansOut = (type: RequestRow['type']): type is FanOutType => type in FAN_OUT_KIND;
+/** Requests the DPO approves before anything goes out: an erasure (Art. 17), a rectification's corrections (Art. 16). */
+const APPROVED_TYPES: readonly RequestRow['type'][] = ['erasure', 'rectification'];
 
 type Actor = { tenantId: string; clientId: string };
 /** Every transition body, merged: each action reads its own fields (the route has validated them). */
@@ -156,17 +151,6 @@ export function createRightsRequestsService(deps: {
     };
   }
 
-  function textsOf(r: Pick<RequestRow, 'id' | 'textsSealed'>, key: Buffer | null): RequestTexts {
-    return r.textsSealed && key ? (JSON.parse(open(key, r.textsSealed, textsAad(r.id)).toString('utf8')) as RequestTexts) : {};
-  }
-
-  /** The sealed texts of a request with `add` merged in; null when nothing is left to seal or the key is gone. */
-  function sealTexts(r: Pick<RequestRow, 'id' | 'textsSealed'>, key: Buffer | null, add: RequestTexts): Buffer | null {
-    if (!key) return null;
-    const texts = { ...textsOf(r, key), ...add };
-    return Object.keys(texts).length ? seal(key, Buffer.from(JSON.stringify(texts)), textsAad(r.id)) : null;
-  }
-
   function presentOutcome(r: RequestRow, texts: RequestTexts): RequestOutcome | null {
     const o = (r.outcome ?? null) as StoredOutcome | null;
     if (!o && !texts.resolution && !texts.detail) return null;
@@ -193,7 +177,7 @@ export function createRightsRequestsService(deps: {
 
   function present(r: RequestRow, subject: SubjectRow | undefined, now: Date, waiting: Waiting): RightsRequest {
     const key = subject ? subjects.dataKeyOf(subject) : null;
-    const texts = textsOf(r, key);
+    const texts = openTexts(r, key);
     const open_ = isOpenStatus(r.status);
     return {
       id: r.id,
@@ -218,6 +202,7 @@ export function createRightsRequestsService(deps: {
       rejection_ground: r.rejectionGround as RightsRequest['rejection_ground'],
       assignee: r.assignee,
       details: r.detailsSealed && key ? open(key, r.detailsSealed, detailsAad(r.id)).toString('utf8') : null,
+      corrections: r.type === 'rectification' && texts.corrections ? texts.corrections : null,
       outcome: presentOutcome(r, texts),
       closed_at: r.closedAt?.toISOString() ?? null,
       created_at: r.createdAt.toISOString(),
@@ -243,12 +228,17 @@ export function createRightsRequestsService(deps: {
     await outbox.insert([{ ...eventRow(r.tenantId, 'subject.erased' as EventType, { subject_id: r.subjectId, request_id: r.id }, now), refId: r.id }], tx);
   }
 
-  /** The last task of an approved erasure closed: Rightful erases its own copy and the request completes, in one
-   * transaction. Exempt tasks make the answer a partial grant with their Art. 17(3) grounds. */
-  async function finishErasure(tenantId: string, requestId: string, tx: Tx): Promise<void> {
+  /**
+   * The last task of a request's fan-out closed: the request completes, in the same transaction. An approved erasure
+   * first has Rightful erase its own copy (exempt tasks make the answer a partial grant with their Art. 17(3)
+   * grounds); an approved rectification has been applied everywhere; a restriction is in effect everywhere and
+   * stays until lifted (Art. 18(3)). A request that is no longer in progress (closed by the DPO meanwhile, or a
+   * restriction's `restriction_lifted` tasks) is left as it is.
+   */
+  async function finishFanOut(tenantId: string, requestId: string, tx: Tx): Promise<void> {
     const now = clock();
     const r = await repo.lock(tenantId, requestId, tx);
-    if (!r || r.type !== 'erasure' || r.status !== 'in_progress') return;
+    if (!r || !fansOut(r.type) || r.status !== 'in_progress') return;
     const tenant = (await tenants.findById(tenantId, tx))!;
     const all = await tasks.list(tenantId, requestId, tx);
     const exempt = all.items.filter((t) => t.status === 'exempt' && t.exemption);
@@ -263,7 +253,7 @@ export function createRightsRequestsService(deps: {
     } satisfies StoredOutcome;
     const updated = await repo.update(r.id, { status: 'completed', outcome, closedAt: now, lastTransitionAt: now }, tx);
     await audit(updated, { tenantId, clientId: 'rightful' }, 'complete', r.status, 'completed', now, now, { automatic: true, outcome: result, tasks: all.items.length, exempt: exempt.length }, undefined, null, tx);
-    await eraseSubject(updated, tenant, now, tx);
+    if (r.type === 'erasure') await eraseSubject(updated, tenant, now, tx);
     await outbox.insert(
       [
         { ...eventRow(tenantId, 'request.status_changed' as EventType, eventData(updated, { from: r.status, to: 'completed', action: 'complete' }), now), refId: r.id },
@@ -273,6 +263,9 @@ export function createRightsRequestsService(deps: {
     );
     await reschedule(tenant, updated, now, false, tx);
   }
+
+  /** The request as a task's fan-out needs it. */
+  const taskRequest = (r: RequestRow) => ({ id: r.id, tenantId: r.tenantId, subjectId: r.subjectId, dueDate: r.dueDate });
 
   /** Lifts the subject's restricted flag that `r` held (a restriction, or an objection restricting meanwhile), unless
    * another restriction still holds it: an open request restricting, or a restriction granted. Under the subject's
@@ -347,7 +340,7 @@ export function createRightsRequestsService(deps: {
   }
 
   return {
-    finishErasure,
+    finishFanOut,
 
     async create(ctx: TenantContext, actor: Actor, input: CreateRequest, outer: Tx = db): Promise<RightsRequest> {
       const now = clock();
@@ -381,21 +374,24 @@ export function createRightsRequestsService(deps: {
             subjectId: subject!.id,
             type: input.type,
             channel: input.channel,
-            status: input.type === 'erasure' ? 'awaiting_approval' : 'received',
+            status: APPROVED_TYPES.includes(input.type) ? 'awaiting_approval' : 'received',
             erasureGround: input.erasure_ground ?? null,
             locale,
             objection,
             restrictionGround,
             receivedAt,
             detailsSealed: input.details && key ? seal(key, Buffer.from(input.details), detailsAad(id)) : null,
+            // Art. 16: what to correct, sealed with the request's other texts (shredded with the subject).
+            textsSealed: input.corrections ? sealTexts({ id, textsSealed: null }, key, { corrections: input.corrections }) : null,
             ...deadlineFields(deadline),
             lastTransitionAt: receivedAt,
           },
           tx,
         );
-        await audit(r, actor, 'created', null, r.status, receivedAt, now, { channel: input.channel, due_date: r.dueDate }, undefined, key, tx);
+        const createdFacts = { channel: input.channel, due_date: r.dueDate, ...(input.corrections ? { corrections: input.corrections.length } : {}) };
+        await audit(r, actor, 'created', null, r.status, receivedAt, now, createdFacts, undefined, key, tx);
         const events: { type: EventType; data: ReturnType<typeof eventData> }[] = [{ type: 'request.created', data: eventData(r) }];
-        // Art. 17: the DPO decides every erasure; alerted at once.
+        // Art. 16, 17: the DPO decides every erasure and confirms every rectification's corrections; alerted at once.
         if (r.status === 'awaiting_approval') events.push({ type: 'request.review_required' as EventType, data: eventData(r) });
 
         // Effects that the law wants at once, whatever happens to the request afterwards.
@@ -447,6 +443,9 @@ export function createRightsRequestsService(deps: {
           events.push({ type: 'request.status_changed', data: eventData(r, { from: 'received', to: 'in_progress' }) });
         }
         await outbox.insert(events.map((e) => ({ ...eventRow(ctx.id, e.type, e.data, now), refId: r.id })), tx);
+        // Art. 18, 19: every system that handles restriction, and every recipient, is told at once. The request stays
+        // in progress; it completes when the last of them answers (or when the DPO completes it).
+        if (input.type === 'restriction') await tasks.fanOut(actor, taskRequest(r), 'restriction', {}, tx);
         await reschedule(tenant, r, now, true, tx);
         return presentOne(r, subject, now, tx);
       });
@@ -530,10 +529,49 @@ export function createRightsRequestsService(deps: {
       }
     },
 
+    /**
+     * Art. 18(3): lifts a restriction granted, once the person has been told (`subject_informed_at`, not after the
+     * lift). Refused while the subject is not restricted, or while an open request still restricts it (a restriction
+     * request, an objection to processing pending). The lift is recorded in the audit trail of each granted
+     * restriction that held the flag (the reason sealed as its note), and the latest one fans out
+     * `restriction.lifted` to every system that handles restriction and every recipient (Art. 19).
+     */
+    async liftRestriction(actor: Actor, subjectId: string, input: { subject_informed_at: string; reason?: string }) {
+      const now = clock();
+      const informed = pastInstant('subject_informed_at', input.subject_informed_at, now);
+      if (informed > now) {
+        throw new ValidationFailed([{ field: 'subject_informed_at', message: 'must not be after the lift (now): the person is told before the restriction is lifted (Art. 18(3))' }]);
+      }
+      return inTransaction(db, async (tx) => {
+        if (!(await subjectsRepo.find(actor.tenantId, subjectId, tx))) throw new SubjectNotFound();
+        // Requests before the subject, as a transition locks them: the two cannot wait for each other.
+        const held = await repo.lockGrantedRestrictions(actor.tenantId, subjectId, tx);
+        const subject = (await subjectsRepo.lock(actor.tenantId, subjectId, tx))!;
+        if (!subject.restricted) throw new RestrictionNotLiftable("The subject's processing is not restricted");
+        if ((await repo.openRestrictionHolders(actor.tenantId, subjectId, tx)) > 0) {
+          throw new RestrictionNotLiftable('An open request still restricts the processing (a restriction request, or an objection to processing pending, Art. 18(1)(d)): decide it first');
+        }
+        const latest = held.at(-1);
+        if (latest && informed < latest.receivedAt) {
+          throw new ValidationFailed([{ field: 'subject_informed_at', message: `must not be before the restriction was requested (${latest.receivedAt.toISOString()})` }]);
+        }
+        const updatedSubject = await subjectsRepo.setFlags(actor.tenantId, subjectId, { restricted: false, restrictedAt: null }, tx);
+        const key = subjects.dataKeyOf(subject);
+        const lifted = { at: now.toISOString(), subject_informed_at: informed.toISOString(), by: actor.clientId };
+        for (const h of held) {
+          const updated = await repo.update(h.id, { outcome: { ...((h.outcome ?? {}) as StoredOutcome), restriction_lifted: lifted } satisfies StoredOutcome }, tx);
+          const facts = { subject_informed_at: lifted.subject_informed_at, reason_given: input.reason !== undefined, ...(h === latest ? {} : { systems_told_with: latest!.id }) };
+          await audit(updated, actor, 'restriction_lifted', null, null, now, now, facts, input.reason, key, tx);
+        }
+        if (latest) await tasks.fanOut(actor, taskRequest(latest), 'restriction_lifted', {}, tx);
+        return { subject: await subjects.present(actor.tenantId, updatedSubject, tx), request_id: latest?.id ?? null, lifted_at: lifted.at };
+      });
+    },
+
     /** One transition, as the table in rights-requests.transitions.ts allows it: refused with a 409 otherwise;
      * recorded in the audit trail; announced through the outbox; the deadline and its reminders follow in the same
      * transaction, and so do its effects on the subject (the restricted flag, the objections decided). */
-    async transition(actor: Actor, id: string, action: TransitionAction, input: TransitionInput): Promise<RightsRequest> {
+    async transition(actor: Actor, id: string, action: TransitionAction, input: TransitionInput, ctx?: TenantContext): Promise<RightsRequest> {
       const now = clock();
       return inTransaction(db, async (tx) => {
         const r = await repo.lock(actor.tenantId, id, tx);
@@ -571,17 +609,32 @@ export function createRightsRequestsService(deps: {
           }
           case 'identity-verified':
             pauses = pauses.map((p) => (p.to === null ? { ...p, to: at.toISOString() } : p));
-            // An erasure goes back to the DPO's decision unless it was approved already.
-            if (r.type === 'erasure' && !(r.outcome as StoredOutcome | null)?.approval) status = 'awaiting_approval';
+            // An erasure or a rectification goes back to the DPO's decision unless it was approved already.
+            if (APPROVED_TYPES.includes(r.type) && !(r.outcome as StoredOutcome | null)?.approval) status = 'awaiting_approval';
             break;
           case 'approve': {
-            if (r.type !== 'erasure') refuse('only an erasure request is approved');
-            const ground = input.erasure_ground ?? r.erasureGround;
-            if (!ground) throw new ValidationFailed([{ field: 'erasure_ground', message: 'is required: the Art. 17(1) ground that applies was not recorded when the request was created' }]);
-            patch.erasureGround = ground;
+            if (!APPROVED_TYPES.includes(r.type)) refuse('only an erasure or a rectification request is approved');
+            if (r.type === 'erasure') {
+              const ground = input.erasure_ground ?? r.erasureGround;
+              if (!ground) throw new ValidationFailed([{ field: 'erasure_ground', message: 'is required: the Art. 17(1) ground that applies was not recorded when the request was created' }]);
+              patch.erasureGround = ground;
+              Object.assign(facts, { identity: input.identity, erasure_ground: ground, exemptions: (input.exemptions ?? []).length, public_disclosure: input.public_disclosure ?? false });
+            } else {
+              const erasureOnly = (['exemptions', 'erasure_ground', 'public_disclosure'] as const).filter((f) => input[f] !== undefined);
+              if (erasureOnly.length) throw new ValidationFailed(erasureOnly.map((field) => ({ field, message: 'is only for an erasure request' })));
+              const corrections = openTexts(r, key).corrections ?? [];
+              // Art. 16: an identifier corrected is corrected here too, so the person is found by it from now on.
+              const identifiers = corrections.flatMap((c, i) => (c.category === 'identifier' ? [{ type: c.field as IdentifierType, value: c.value, field: `corrections.${i}.value` }] : []));
+              if (identifiers.length) {
+                if (!ctx) throw new Error('approving a rectification of identifiers needs the tenant context');
+                await subjectsRepo.lock(r.tenantId, r.subjectId, tx);
+                const problems = await subjects.replaceIdentifiers(ctx, r.subjectId, identifiers, tx);
+                if (problems.length) throw new InvalidCorrection(problems.map((p) => `${p.field}: ${p.message}`).join('; '));
+              }
+              Object.assign(facts, { identity: input.identity, corrections: corrections.length }, identifiers.length ? { identifiers_corrected: identifiers.map((i) => i.type) } : {});
+            }
             patch.outcome = { ...((r.outcome ?? {}) as StoredOutcome), approval: { identity: input.identity!, at: at.toISOString(), by: actor.clientId } } satisfies StoredOutcome;
             if (input.identity_note) patch.textsSealed = sealTexts(r, key, { identity_note: input.identity_note });
-            Object.assign(facts, { identity: input.identity, erasure_ground: ground, exemptions: (input.exemptions ?? []).length, public_disclosure: input.public_disclosure ?? false });
             note ??= input.identity_note;
             break;
           }
@@ -684,8 +737,11 @@ export function createRightsRequestsService(deps: {
         }
         // A restriction granted stays until lifted (Art. 18(3)); one refused or withdrawn, or an objection decided,
         // no longer holds the flag.
+        let liftedForSystems = false;
         if (closes && r.restrictionGround && !(r.type === 'restriction' && status === 'completed')) {
           facts.restriction = await releaseRestriction(r, tx);
+          // The systems told to restrict are told it is lifted, or they would restrict for ever.
+          liftedForSystems = facts.restriction === 'lifted' && r.type === 'restriction' && (await tasks.list(r.tenantId, r.id, tx)).items.some((x) => x.kind === 'restriction');
         }
 
         const timed = action !== 'comment';
@@ -712,16 +768,11 @@ export function createRightsRequestsService(deps: {
         if (status === 'completed') events.push({ type: 'request.completed', data: eventData(updated) });
         await outbox.insert(events.map((e) => ({ ...eventRow(actor.tenantId, e.type, e.data, now), refId: updated.id })), tx);
         if (closes || updated.dueDate !== r.dueDate || (updated.dueDate === null) !== (r.dueDate === null)) await reschedule(tenant, updated, now, false, tx);
-        if (action === 'approve') {
-          const open_ = await tasks.fanOut(
-            actor,
-            { id: updated.id, tenantId: updated.tenantId, subjectId: updated.subjectId, dueDate: updated.dueDate },
-            'erasure',
-            { exemptions: input.exemptions, publicDisclosure: input.public_disclosure },
-            tx,
-          );
-          // No system to wait for: Rightful erases its own copy at once.
-          if (open_ === 0) await finishErasure(actor.tenantId, updated.id, tx);
+        if (liftedForSystems) await tasks.fanOut(actor, taskRequest(updated), 'restriction_lifted', {}, tx);
+        if (action === 'approve' && fansOut(r.type)) {
+          const open_ = await tasks.fanOut(actor, taskRequest(updated), FAN_OUT_KIND[r.type], { exemptions: input.exemptions, publicDisclosure: input.public_disclosure }, tx);
+          // No system to wait for: the request completes at once (an erasure once Rightful has erased its own copy).
+          if (open_ === 0) await finishFanOut(actor.tenantId, updated.id, tx);
           const final = (await repo.find(actor.tenantId, updated.id, tx))!;
           return presentOne(final, await subjectsRepo.find(actor.tenantId, r.subjectId, tx), now, tx);
         }

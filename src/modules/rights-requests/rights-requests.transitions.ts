@@ -43,7 +43,7 @@ export const TRANSITIONS = {
   'identity-verified': {
     from: ['awaiting_identity'],
     to: 'in_progress',
-    toNote: 'an erasure not yet approved goes back to awaiting_approval',
+    toNote: 'an erasure or rectification not yet approved goes back to awaiting_approval',
     clock: '`eu`: the days waited are added; `uk`: one month from the proof day',
     operationId: 'recordIdentityVerified',
     summary: 'Record that identity is proven',
@@ -82,14 +82,14 @@ export const TRANSITIONS = {
   approve: {
     from: ['awaiting_approval'],
     to: 'in_progress',
-    when: 'an erasure request; identity verified, or recorded as not needed',
-    carries: '`identity` (verified or not_needed, with `identity_note`), `exemptions`, `public_disclosure`',
+    when: 'an erasure or rectification request; identity verified, or recorded as not needed',
+    carries: '`identity` (verified or not_needed, with `identity_note`); for erasure `erasure_ground`, `exemptions`, `public_disclosure`',
     clock: '',
     scope: 'requests:admin',
-    operationId: 'approveErasure',
-    summary: 'Approve an erasure (Art. 17)',
+    operationId: 'approveRightsRequest',
+    summary: 'Approve an erasure (Art. 17) or a rectification (Art. 16)',
     description:
-      'The DPO decides (scope requests:admin): every connected system that handles erasure, and every recipient the data was disclosed to (Art. 19, processors included), gets a task and is sent erasure.requested, addressed to it alone. `exemptions` keep data in one system under an Art. 17(3) ground, for the categories and until the date named (the task is exempt). `public_disclosure: true` (the controller made the data public) adds a task to inform the other controllers (Art. 17(2)). When every task is closed, Rightful erases its own copy (the data key is destroyed, identifiers and details go, the ledger stays verifiable) and the request completes. With no system to tell, that happens at once.',
+      'The DPO decides (scope requests:admin). An erasure: every connected system that handles erasure, and every recipient the data was disclosed to (Art. 19, processors included), gets a task and is sent erasure.requested, addressed to it alone. `exemptions` keep data in one system under an Art. 17(3) ground, for the categories and until the date named (the task is exempt). `public_disclosure: true` (the controller made the data public) adds a task to inform the other controllers (Art. 17(2)). When every task is closed, Rightful erases its own copy (the data key is destroyed, identifiers and details go, the ledger stays verifiable) and the request completes. A rectification (no `erasure_ground`, `exemptions` or `public_disclosure`): the DPO confirms the corrections, an identifier corrected replaces the one Rightful holds (a value that cannot be normalised, or that another subject has, is a 422 INVALID_CORRECTION and nothing changes), and every system that handles rectification, and every recipient, is sent rectification.requested with the corrections; the request completes when every task is closed. With no system to tell, either completes at once.',
   },
   reject: {
     from: OPEN_STATUSES,

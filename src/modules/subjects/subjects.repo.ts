@@ -58,6 +58,12 @@ export function createSubjectsRepo(db: Tx) {
     async insertIdentifiers(rows: (typeof subjectIdentifiers.$inferInsert)[], tx: Tx): Promise<void> {
       if (rows.length) await tx.insert(subjectIdentifiers).values(rows).onConflictDoNothing();
     },
+    /** The subject's identifiers of one type go (a rectification replaces them with the corrected value). */
+    async deleteIdentifiersOfType(tenantId: string, subjectId: string, type: IdentifierRow['type'], tx: Tx): Promise<void> {
+      await tx
+        .delete(subjectIdentifiers)
+        .where(and(eq(subjectIdentifiers.tenantId, tenantId), eq(subjectIdentifiers.subjectId, subjectId), eq(subjectIdentifiers.type, type)));
+    },
     /** Crypto-shredding: the identifiers go, the data key is destroyed, the row stays as an erased tombstone. */
     async erase(tenantId: string, id: string, at: Date, tx: Tx): Promise<void> {
       await tx.delete(subjectIdentifiers).where(and(eq(subjectIdentifiers.tenantId, tenantId), eq(subjectIdentifiers.subjectId, id)));
@@ -69,7 +75,21 @@ export function createSubjectsRepo(db: Tx) {
     async setFlags(
       tenantId: string,
       id: string,
-      flags: Partial<Pick<SubjectRow, 'marketingObjection' | 'marketingObjectionAt' | 'automatedDecisionObjection' | 'automatedDecisionObjectionAt' | 'restricted' | 'restrictedAt'>>,
+      flags: Partial<
+        Pick<
+          SubjectRow,
+          | 'marketingObjection'
+          | 'marketingObjectionAt'
+          | 'marketingObjectionSource'
+          | 'marketingObjectionEvidenceSealed'
+          | 'automatedDecisionObjection'
+          | 'automatedDecisionObjectionAt'
+          | 'automatedDecisionObjectionSource'
+          | 'automatedDecisionObjectionEvidenceSealed'
+          | 'restricted'
+          | 'restrictedAt'
+        >
+      >,
       tx: Tx,
     ): Promise<SubjectRow> {
       const [row] = await tx

@@ -2,11 +2,11 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { principalOf } from '../../plugins/auth.js';
 import { IdempotencyHeaders, problems } from '../../lib/schemas.js';
 import { tenantOf } from '../tenants/index.js';
-import { CreateSubjectBody, LookupSubjectBody, SubjectParams, SubjectSchema } from './subjects.schemas.js';
+import { CreateSubjectBody, LiftRestrictionBody, LookupSubjectBody, RestrictionLiftSchema, SubjectParams, SubjectSchema } from './subjects.schemas.js';
 import { visibleSubject } from './subjects.service.js';
 
 const routes: FastifyPluginAsyncZod = async (app) => {
-  const { subjects, idempotency } = app.services;
+  const { subjects, idempotency, rightsRequests } = app.services;
 
   app.post(
     '/v1/subjects',
@@ -58,6 +58,28 @@ const routes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request) => subjects.lookup(tenantOf(request), request.body.identifiers),
+  );
+
+  app.post(
+    '/v1/subjects/:id/restriction/lift',
+    {
+      config: { scopes: ['subjects:write'] },
+      schema: {
+        operationId: 'liftRestriction',
+        tags: ['subjects'],
+        summary: 'Lift a restriction of processing (Art. 18(3))',
+        description:
+          "Clears the subject's restricted flag once the person has been told (`subject_informed_at`: not in the future, not before the restriction was requested; the lift is recorded now, after it). Refused with a 409 RESTRICTION_NOT_LIFTABLE when the subject is not restricted, or while an open request still restricts it (a restriction request, or an objection to processing pending): decide that request instead. The lift, with the reason (stored encrypted), is recorded in the audit trail of the granted restriction request that held it, and every system that handles restriction, and every recipient, is sent restriction.lifted (tasks of kind restriction_lifted on that request, Art. 19). The answer carries the decrypted identifiers only when the token also holds subjects:read.",
+        params: SubjectParams,
+        body: LiftRestrictionBody,
+        response: { 200: RestrictionLiftSchema, ...problems(404, 409, 413, 415) },
+      },
+    },
+    async (request) => {
+      const principal = principalOf(request);
+      const lifted = await rightsRequests.liftRestriction(principal, request.params.id, request.body);
+      return { ...lifted, subject: visibleSubject(principal.scopes, lifted.subject) };
+    },
   );
 
   app.get(

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { IDENTIFIER_TYPES } from '../../lib/identifiers.js';
+import { InstantInput } from '../../lib/instants.js';
 
 export const IdentifierSchema = z
   .object({
@@ -63,3 +64,24 @@ export const SubjectSchema = z
 export type Subject = z.infer<typeof SubjectSchema>;
 
 export const SubjectParams = z.object({ id: z.uuid() });
+
+export const LiftRestrictionBody = z
+  .object({
+    subject_informed_at: InstantInput.describe(
+      'When the person was told that the restriction will be lifted (Art. 18(3): before it is lifted): not in the future, not before the restriction was requested',
+    ),
+    reason: z.string().trim().min(1).max(5000).meta({ pattern: '\\S' }).optional().describe('Why it is lifted (the accuracy was verified, the legal claim settled, …); stored encrypted'),
+  })
+  .strict()
+  .meta({ id: 'LiftRestriction' });
+
+export const RestrictionLiftSchema = z
+  .object({
+    subject: SubjectSchema,
+    request_id: z
+      .uuid()
+      .nullable()
+      .describe('The restriction request that held the restriction: the lift is in its audit trail, and its tasks of kind restriction_lifted tell the systems (null when no granted restriction held it)'),
+    lifted_at: z.iso.datetime(),
+  })
+  .meta({ id: 'RestrictionLift', description: 'A restriction lifted (Art. 18(3)), and the request that records it' });

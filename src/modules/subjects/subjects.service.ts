@@ -118,6 +118,38 @@ export function createSubjectsService(deps: { db: Db; repo: SubjectsRepo; keyrin
       });
     },
 
+    /**
+     * Art. 16: each identifier type given is replaced by its corrected value (normalised, sealed under the subject's
+     * key, found through the blind index); the subject's other identifiers of that type go. Returns the problems,
+     * each naming `field`: a value that cannot be normalised, or that another subject of the tenant has; nothing is
+     * written then. The caller holds the subject's row lock.
+     */
+    async replaceIdentifiers(ctx: TenantContext, subjectId: string, corrected: { type: IdentifierType; value: string; field: string }[], tx: Tx): Promise<FieldProblem[]> {
+      const row = await repo.find(ctx.id, subjectId, tx);
+      const key = row ? dataKeyOf(row) : null;
+      if (!row || !key) return [{ field: corrected[0]?.field ?? 'corrections', message: 'the subject is erased: there is nothing to correct' }];
+      const problems: FieldProblem[] = [];
+      const ids: (NormalisedIdentifier & { field: string })[] = [];
+      for (const c of corrected) {
+        const n = normaliseIdentifier(c.type, c.value);
+        if (!n.ok) problems.push({ field: c.field, message: `${n.reason}` });
+        else ids.push({ type: c.type, value: n.value, blindIndex: blindIndex(ctx.indexKey, c.type, n.value), field: c.field });
+      }
+      if (problems.length) return problems;
+      // Serialised with findOrCreate on the same identifiers: no other subject can take one meanwhile.
+      await repo.lockIdentifiers(ctx.id, ids.map((i) => `${i.type}:${i.blindIndex.toString('hex')}`), tx);
+      for (const m of await repo.matchIdentifiers(ctx.id, ids, tx)) {
+        if (m.subjectId === subjectId) continue;
+        for (const i of ids.filter((x) => x.type === m.type)) problems.push({ field: i.field, message: `another subject of this tenant has this ${i.type}` });
+      }
+      if (problems.length) return problems;
+      for (const i of ids) {
+        await repo.deleteIdentifiersOfType(ctx.id, subjectId, i.type, tx);
+        await repo.insertIdentifiers(sealIdentifiers(ctx.id, row, key, [i]), tx);
+      }
+      return [];
+    },
+
     async get(tenantId: string, id: string, tx: Tx = db): Promise<Subject> {
       const row = await repo.find(tenantId, id, tx);
       if (!row) throw new SubjectNotFound();

@@ -16,8 +16,13 @@ export const subjects = pgTable(
     origin: text('origin', { enum: ['crm', 'rights_request'] }).notNull().default('crm'),
     marketingObjection: boolean('marketing_objection').notNull().default(false),
     marketingObjectionAt: clientInstant('marketing_objection_at'),
+    // How the objections were made: the source and the evidence (sealed under the subject's key).
+    marketingObjectionSource: text('marketing_objection_source'),
+    marketingObjectionEvidenceSealed: bytea('marketing_objection_evidence_sealed'),
     automatedDecisionObjection: boolean('automated_decision_objection').notNull().default(false),
     automatedDecisionObjectionAt: clientInstant('automated_decision_objection_at'),
+    automatedDecisionObjectionSource: text('automated_decision_objection_source'),
+    automatedDecisionObjectionEvidenceSealed: bytea('automated_decision_objection_evidence_sealed'),
     restricted: boolean('restricted').notNull().default(false),
     restrictedAt: clientInstant('restricted_at'),
     // When the service erased its own copy (the data key destroyed; the row stays as a tombstone).

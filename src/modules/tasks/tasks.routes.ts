@@ -21,7 +21,7 @@ const ACTION_TEXT = {
   acknowledge: 'The system has the task in hand.',
   complete: 'The system has done it (a failed task may be completed once it was done by other means).',
   fail: 'The system could not do it, with the reason; the DPO may retry it, exempt it, or complete the request with the failure recorded.',
-  exempt: 'The DPO keeps data in this system under an Art. 17(3) ground, for the categories and until the date named.',
+  exempt: 'The DPO keeps data in this system under an Art. 17(3) ground, for the categories and until the date named (erasure tasks only).',
   retry: 'Sends a failed task again, with a new callback link (the old one stops working).',
 } as const;
 
@@ -36,7 +36,8 @@ const routes: FastifyPluginAsyncZod = async (app) => {
         operationId: 'listRequestTasks',
         tags,
         summary: "The connected systems' tasks of a request",
-        description: 'One task per system told of the request (erasure: every system that handles erasure and every recipient), with its status, exemption, when it was sent and answered. Each change is also in the request audit trail.',
+        description:
+          'One task per system told of the request (erasure, rectification, restriction and its lifting: every system that handles it and every recipient), with its status, exemption, when it was sent and answered. Each change is also in the request audit trail.',
         params: RequestParams,
         response: { 200: TaskListSchema, ...problems(404) },
       },
@@ -71,7 +72,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
           operationId: `${action}Task`,
           tags,
           summary: `${action[0]!.toUpperCase()}${action.slice(1)} a system task`,
-          description: `${ACTION_TEXT[action]} From ${rule.from.join(', ')} to ${rule.to}; otherwise a 409 TASK_TRANSITION_NOT_ALLOWED.${action === 'exempt' || action === 'retry' ? ' Scope requests:admin.' : ''} When the last open task of an approved erasure closes, Rightful erases its own copy and the request completes.`,
+          description: `${ACTION_TEXT[action]} From ${rule.from.join(', ')} to ${rule.to}; otherwise a 409 TASK_TRANSITION_NOT_ALLOWED.${action === 'exempt' || action === 'retry' ? ' Scope requests:admin.' : ''} When the last open task of an approved erasure or rectification, or of a restriction in progress, closes, the request completes (an erasure once Rightful has erased its own copy).`,
           params: TaskParams,
           body: TaskActionBodies[action],
           response: { 200: TaskSchema, ...problems(404, 409, 413, 415) },

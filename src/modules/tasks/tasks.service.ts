@@ -1,12 +1,14 @@
 // System tasks: one connected system's part of one rights request (erasure, rectification, restriction, export).
 // Created by a request's fan-out, sent to each system addressed to it alone, answered by the system (callback link)
 // or by a client, every change in the request's audit trail. When the last one closes, the request is told.
+import { createHash } from 'node:crypto';
 import { inTransaction, type Db, type Tx } from '../../db/client.js';
 import { open, seal } from '../../lib/crypto.js';
 import { ValidationFailed } from '../../lib/errors.js';
 import { eventRow, type EventType } from '../outbox/outbox.events.js';
-import type { OutboxRepo } from '../outbox/outbox.repo.js';
+import type { NewOutboxRow, OutboxRepo } from '../outbox/outbox.repo.js';
 import type { RightsRequestsRepo } from '../rights-requests/rights-requests.repo.js';
+import { openTexts } from '../rights-requests/rights-requests.texts.js';
 import type { SubjectsRepo } from '../subjects/subjects.repo.js';
 import type { SystemsRepo } from '../systems/systems.repo.js';
 import type { SubjectsService } from '../subjects/subjects.service.js';
@@ -42,9 +44,37 @@ export const TASK_TRANSITIONS: Record<TaskAction, { from: readonly TaskStatus[];
 };
 
 export type Exemption = { system_id: string; ground: string; categories: string[]; until?: string; note?: string };
+
+/**
+ * What the email to a system without an API says (a system reached by `contact_email`): ids, what is asked, the
+ * due date, the person's CRM reference and the callback link. Never the person's identifiers or corrections.
+ */
+export type TaskMail = {
+  to: string;
+  tenantId: string;
+  taskId: string;
+  requestId: string;
+  kind: Exclude<TaskKind, 'public_disclosure'>;
+  systemName: string;
+  dueDate: string | null;
+  externalRef: string | null;
+  callbackUrl: string;
+  /** The task's send: one message id per send, so a mail sent twice after a crash is deduplicated. */
+  sends: number;
+};
+/** Sends a task's email; throws when it could not (the outbox row is retried). Null: no SMTP transport configured. */
+export type TaskMailer = ((mail: TaskMail) => Promise<void>) | null;
 export type TaskRequest = { id: string; tenantId: string; subjectId: string; dueDate: string | null };
 
 const reasonAad = (taskId: string) => `task-reason:${taskId}`;
+
+/** The id of the event one send row writes, derived from the row's id: a send row run twice (its worker killed
+ * after the commit, before the row was done) finds its event written and writes no second one, so the system never
+ * gets the task under two webhook-ids. */
+function eventIdOf(sendRowId: string): string {
+  const h = createHash('sha256').update(`task-send-event:${sendRowId}`).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
 
 export function createTasksService(deps: {
   db: Db;
@@ -118,6 +148,46 @@ export function createTasksService(deps: {
     return { id: crypto.randomUUID(), tenantId: t.tenantId, topic: TASK_SEND_TOPIC, payload: { task_id: t.id }, availableAt: at, refId: t.requestId };
   }
 
+  /** The single-use link a system answers through, bound to the task's current send. */
+  function callbackUrl(t: TaskRow): string {
+    return `${deps.publicBaseUrl}/v1/task-callbacks/${tokens.issue(t.id, t.sends)}`;
+  }
+
+  /** A system reached by email while no SMTP transport is configured: said once per send in the audit trail, and
+   * the task stays pending (the request's waiting_on names the system). */
+  async function unreachable(t: TaskRow, tx: Tx): Promise<void> {
+    if (await requests.hasEvent(t.tenantId, t.requestId, 'task.unreachable', { task_id: t.id, sends: t.sends }, tx)) return;
+    const now = clock();
+    await requests.insertEvent(
+      {
+        id: crypto.randomUUID(),
+        tenantId: t.tenantId,
+        requestId: t.requestId,
+        seq: await requests.nextSeq(t.requestId, tx),
+        action: 'task.unreachable',
+        fromStatus: null,
+        toStatus: null,
+        at: now,
+        recordedAt: now,
+        actor: 'rightful',
+        facts: { task_id: t.id, system_id: t.systemId, kind: t.kind, sends: t.sends, reach: 'email', why: 'no SMTP transport is configured (SMTP_URL): the system must be told by hand' },
+        noteSealed: null,
+      },
+      tx,
+    );
+  }
+
+  /**
+   * Takes the request's row lock, then the task's: every change to a request's tasks, and every line they add to its
+   * audit trail, is serialised behind the request (as its own transitions are). Without it two tasks of one request
+   * closing at once would each take the same audit sequence number, and each see the other still open, so the
+   * request would never complete.
+   */
+  async function lockTask(tenantId: string, requestId: string, taskId: string, tx: Tx): Promise<TaskRow | undefined> {
+    if (!(await requests.lock(tenantId, requestId, tx))) return undefined;
+    return repo.lock(tenantId, requestId, taskId, tx);
+  }
+
   async function closedAll(t: TaskRow, tx: Tx): Promise<void> {
     if ((await repo.openCount(t.tenantId, t.requestId, tx)) === 0) await deps.onAllClosed(t.tenantId, t.requestId, tx);
   }
@@ -128,6 +198,7 @@ export function createTasksService(deps: {
     if (action === 'acknowledge' && t.status === 'acknowledged') return t;
     if (!rule.from.includes(t.status)) throw new TaskTransitionRefused(`Cannot ${action} a task that is ${t.status}`);
     if (t.kind === 'public_disclosure' && action === 'retry') throw new TaskTransitionRefused('The Art. 17(2) task is recorded by the DPO, not sent: complete it');
+    if (action === 'exempt' && t.kind !== 'erasure') throw new TaskTransitionRefused('Only an erasure task can be exempt (Art. 17(3)); record what the system answered with complete or fail');
     const now = clock();
     const key = input.reason ? await keyOf(t.tenantId, (await requests.find(t.tenantId, t.requestId, tx))!.subjectId, tx) : null;
     const patch: Partial<TaskRow> = { status: rule.to };
@@ -235,7 +306,7 @@ export function createTasksService(deps: {
     /** A client answers for a system, or the DPO decides (exempt, retry). */
     async transition(actor: Actor, requestId: string, taskId: string, action: TaskAction, input: { reason?: string; ground?: string; categories?: string[]; until?: string }): Promise<Task> {
       return inTransaction(db, async (tx) => {
-        const t = await repo.lock(actor.tenantId, requestId, taskId, tx);
+        const t = await lockTask(actor.tenantId, requestId, taskId, tx);
         if (!t) throw new TaskNotFound();
         await change(t, action, input, { kind: 'client', id: actor.clientId }, tx);
         const r = (await requests.find(actor.tenantId, requestId, tx))!;
@@ -251,7 +322,7 @@ export function createTasksService(deps: {
       return inTransaction(db, async (tx) => {
         const found = await repo.byId(taskId, tx);
         if (!found || !tokens.verify(token, found.id, found.sends)) throw new CallbackNotFound();
-        const t = (await repo.lock(found.tenantId, found.requestId, found.id, tx))!;
+        const t = (await lockTask(found.tenantId, found.requestId, found.id, tx))!;
         if (t.callbackUsedAt) throw new CallbackUsed();
         const action: TaskAction = body.status === 'acknowledged' ? 'acknowledge' : body.status === 'completed' ? 'complete' : 'fail';
         if (action === 'fail' && !body.reason) throw new ValidationFailed([{ field: 'reason', message: 'is required when the task failed: say why' }]);
@@ -263,8 +334,8 @@ export function createTasksService(deps: {
 
     /**
      * What a system is sent, built when it is sent (the outbox row and the stored delivery hold ids only): how to
-     * find the person (its external_ref and identifiers) and the single-use callback link. Null when the task is no
-     * longer open or the person is gone: nothing is sent then.
+     * find the person (its external_ref and identifiers), for a rectification the corrections, and the single-use
+     * callback link. Null when the task is no longer open or the person is gone: nothing is sent then.
      */
     async sendBody(tenantId: string, data: Record<string, unknown>): Promise<Record<string, unknown> | null> {
       const t = await repo.byId(String(data.task_id));
@@ -273,27 +344,70 @@ export function createTasksService(deps: {
       const row = r && (await subjectsRepo.find(tenantId, r.subjectId));
       if (!r || !row || row.status === 'erased') return null;
       const subject = await subjects.present(tenantId, row);
+      const corrections = t.kind === 'rectification' ? { corrections: openTexts(r, subjects.dataKeyOf(row)).corrections ?? [] } : {};
       return {
         ...data,
-        callback_url: `${deps.publicBaseUrl}/v1/task-callbacks/${tokens.issue(t.id, t.sends)}`,
+        callback_url: callbackUrl(t),
         subject: { external_ref: subject.external_ref, identifiers: subject.identifiers ?? [] },
+        ...corrections,
       };
     },
 
-    /** The job of topic task.send: sends the task to its system, addressed to it alone. */
-    async send(taskId: string, addressed: (t: TaskRow, endpointId: string, type: EventType, data: Record<string, string | number | boolean | null>) => object): Promise<'sent' | 'skipped' | 'no_reach'> {
-      return inTransaction(db, async (tx) => {
-        const t = await repo.byId(taskId, tx);
+    /**
+     * The job of topic task.send: sends the task to its system, addressed to it alone: a webhook endpoint gets the
+     * task's event; a contact email gets a mail through `mail` (sent outside the transaction, then notified_at is
+     * recorded; a failure throws and the row is retried). Without a mailer the task stays pending and the audit
+     * trail says, once per send, that the system could not be reached.
+     */
+    async send(
+      taskId: string,
+      opts: {
+        /** The id of the outbox row being run (the task's send), from which the event's id is derived. */
+        sendRowId: string;
+        addressed: (t: TaskRow, endpointId: string, type: EventType, data: Record<string, string | number | boolean | null>) => NewOutboxRow;
+        mail: TaskMailer;
+      },
+    ): Promise<'sent' | 'mailed' | 'unreachable' | 'skipped'> {
+      const step = await inTransaction(db, async (tx): Promise<'sent' | 'unreachable' | 'skipped' | TaskMail> => {
+        const found = await repo.byId(taskId, tx);
+        // Under the request's and the task's row locks: a transition, or another run of this row, waits.
+        const t = found && (await lockTask(found.tenantId, found.requestId, found.id, tx));
         if (!t || !['pending', 'acknowledged'].includes(t.status) || !t.systemId || t.kind === 'public_disclosure') return 'skipped';
         const [system] = (await repo.systemsById(t.tenantId, [t.systemId], tx)) ?? [];
         const r = await requests.find(t.tenantId, t.requestId, tx);
         if (!system || !r) return 'skipped';
-        if (!system.webhookEndpointId) return 'no_reach';
-        const data = { task_id: t.id, request_id: t.requestId, system_id: t.systemId, due_date: r.dueDate };
-        await outbox.insert([addressed(t, system.webhookEndpointId, TASK_EVENT[t.kind], data) as never], tx);
-        await repo.update(t.tenantId, t.id, { notifiedAt: clock() }, tx);
-        return 'sent';
+        if (system.webhookEndpointId) {
+          const eventId = eventIdOf(opts.sendRowId);
+          if (await outbox.findById(eventId, tx)) return 'skipped';
+          const data = { task_id: t.id, request_id: t.requestId, system_id: t.systemId, due_date: r.dueDate };
+          await outbox.insert([{ ...opts.addressed(t, system.webhookEndpointId, TASK_EVENT[t.kind], data), id: eventId }], tx);
+          await repo.update(t.tenantId, t.id, { notifiedAt: clock() }, tx);
+          return 'sent';
+        }
+        if (!system.contactEmail) return 'skipped';
+        if (!opts.mail) {
+          await unreachable(t, tx);
+          return 'unreachable';
+        }
+        const subject = await subjectsRepo.find(t.tenantId, r.subjectId, tx);
+        if (!subject || subject.status === 'erased') return 'skipped';
+        return {
+          to: system.contactEmail,
+          tenantId: t.tenantId,
+          taskId: t.id,
+          requestId: t.requestId,
+          kind: t.kind,
+          systemName: system.name,
+          dueDate: r.dueDate,
+          externalRef: subject.externalRef,
+          callbackUrl: callbackUrl(t),
+          sends: t.sends,
+        };
       });
+      if (typeof step === 'string') return step;
+      await opts.mail!(step);
+      await inTransaction(db, (tx) => repo.update(step.tenantId, step.taskId, { notifiedAt: clock() }, tx));
+      return 'mailed';
     },
   };
 }

@@ -213,6 +213,32 @@ t.test('consent and objections as the law reads them', async (t) => {
     t.same(await checkOne(ta, 'insights', 'early@example.com'), [true, 'consent_granted'], 'a version that does not ask for it keeps grants');
   });
 
+  t.test('Art. 21 with 7(1) by analogy: an objection records how it was made, as provably as a grant, encrypted at rest', async (t) => {
+    const subject = await createSubject(ta, 'provable@example.com');
+    const all = await ta.call({
+      method: 'POST',
+      url: `/v1/subjects/${subject}/objections`,
+      payload: { scope: 'direct_marketing', source: 'verbal', evidence: { collected_by: 'call agent 12', text_shown: 'Stop all marketing calls' } },
+    });
+    t.equal(all.statusCode, 201);
+    const one = await ta.call({
+      method: 'POST',
+      url: `/v1/subjects/${subject}/objections`,
+      payload: { scope: 'direct_marketing', purposes: ['catalogue'], source: 'web_form', evidence: { form_id: 'preferences-v2' } },
+    });
+    t.match(one.json().objections, [{ purpose: 'catalogue', source: 'web_form', evidence: { form_id: 'preferences-v2' } }]);
+    const list = (await ta.call({ method: 'GET', url: `/v1/subjects/${subject}/objections` })).json();
+    t.same(list.marketing_objection_proof, { source: 'verbal', evidence: { collected_by: 'call agent 12', text_shown: 'Stop all marketing calls' } });
+    t.equal(list.automated_decision_objection_proof, null);
+    t.match(list.items, [{ purpose: 'catalogue', source: 'web_form', evidence: { form_id: 'preferences-v2' } }]);
+    const raw = await ta.sql.query(
+      'SELECT s.marketing_objection_evidence_sealed AS a, o.evidence_sealed AS b FROM subjects s JOIN objections o ON o.subject_id = s.id WHERE s.id = $1',
+      [subject],
+    );
+    t.notOk(Buffer.concat([raw.rows[0].a, raw.rows[0].b]).includes(Buffer.from('call agent')), 'the evidence is not stored in plaintext');
+    t.notOk(Buffer.concat([raw.rows[0].a, raw.rows[0].b]).includes(Buffer.from('preferences-v2')));
+  });
+
   t.test('Art. 17: while an erasure request is open the check answers erasure_pending', async (t) => {
     const subject = await createSubject(ta, 'forget-me@example.com');
     await grant(ta, subject, 'newsletter');

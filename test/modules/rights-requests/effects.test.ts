@@ -189,15 +189,16 @@ t.test('information: the privacy notice in the person\'s locale is attached, and
   t.equal(badLocale.statusCode, 400, 'a locale is a language tag');
 });
 
-t.test('access, portability, erasure and rectification stay received with no flag changed', async (t) => {
+t.test('access, portability, erasure and rectification stay open with no flag changed (erasure and rectification await the DPO)', async (t) => {
   const ta = await setup(t);
   for (const type of ['access', 'portability', 'erasure', 'rectification']) {
     const email = `${type}@example.com`;
     const subject = await createSubject(ta, email);
     for (const p of ['newsletter', 'scoring', 'service-updates']) await grant(ta, subject, p);
-    const r = await openFor(ta, subject, type, type === 'rectification' ? { details: 'My name is spelled Dimitrova' } : {});
-    // An erasure waits for the DPO's decision (Art. 17); the others are received.
-    t.equal(r.status, type === 'erasure' ? 'awaiting_approval' : 'received', `${type}: open`);
+    const r = await openFor(ta, subject, type, type === 'rectification' ? { corrections: [{ category: 'identity', field: 'surname', value: 'Dimitrova' }] } : {});
+    // An erasure waits for the DPO's decision (Art. 17), a rectification for the DPO to confirm its corrections
+    // (Art. 16); the others are received.
+    t.equal(r.status, ['erasure', 'rectification'].includes(type) ? 'awaiting_approval' : 'received', `${type}: open`);
     t.equal(r.closed_at, null, `${type}: not closed`);
     t.equal(r.outcome, null, `${type}: no outcome`);
     t.type(r.due_date, 'string', `${type}: its deadline runs`);

@@ -128,7 +128,7 @@ t.test('due_date and due_at are computed in the tenant zone with its holidays', 
 t.test('details come back decrypted but are stored sealed; Idempotency-Key replays the same request', async (t) => {
   const ta = await build(t);
   const details = 'Please correct my surname to Ivanova-Petrova and my street to Vitosha 42';
-  const payload = { subject: byEmail('rect@example.com'), type: 'rectification', channel: 'email', details };
+  const payload = { subject: byEmail('rect@example.com'), type: 'rectification', channel: 'email', details, corrections: [{ category: 'identity', field: 'surname', value: 'Ivanova-Petrova' }] };
   const first = await ta.call({ method: 'POST', url: '/v1/rights-requests', payload, headers: { 'idempotency-key': 'crm-req-0001' } });
   t.equal(first.statusCode, 201, first.body);
   const created = first.json();

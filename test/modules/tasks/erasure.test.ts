@@ -219,3 +219,19 @@ t.test('a system that never answers keeps the request open and named', async (t)
   const reminders = await ta.sql.query(`SELECT count(*)::int AS n FROM outbox WHERE ref_id = $1 AND status = 'pending' AND payload->>'type' IN ('request.deadline_approaching', 'request.overdue')`, [req.id]);
   t.ok(reminders.rows[0].n > 0, 'reminders keep running while a task is open');
 });
+
+t.test('the tasks of one request answered at the same moment all succeed, and the last one completes the request', async (t) => {
+  const ta = await build(t, ENV);
+  const hook = await endpoint(ta);
+  for (let i = 1; i <= 6; i++) await system(ta, { name: `System ${i}`, kind: 'crm', handles: ['erasure'], webhook_endpoint_id: hook });
+  const subject = await subjectWith(ta, 'all.at.once@example.com');
+  const req = (await ta.call({ method: 'POST', url: '/v1/rights-requests', payload: { subject: { id: subject }, type: 'erasure', channel: 'web', erasure_ground: 'objection' } })).json();
+  await ta.call({ method: 'POST', url: `/v1/rights-requests/${req.id}/approve`, payload: { identity: 'verified' } });
+  const tasks = (await ta.call({ method: 'GET', url: `/v1/rights-requests/${req.id}/tasks` })).json().items as { id: string }[];
+  const links = await Promise.all(tasks.map(async (x) => new URL(String((await ta.app.services.tasks.sendBody(ta.tenantId, { task_id: x.id }))!.callback_url)).pathname));
+  const answers = await Promise.all(links.map((url) => ta.app.inject({ method: 'POST', url, payload: { status: 'completed' } })));
+  t.same(answers.map((a) => a.statusCode), links.map(() => 200), 'every answer is taken (one audit line each, in order)');
+  t.match((await ta.call({ method: 'GET', url: `/v1/rights-requests/${req.id}` })).json(), { status: 'completed', waiting_on: [] }, 'the request saw its last task close');
+  const seqs = (await ta.sql.query('SELECT seq FROM rights_request_events WHERE request_id = $1 ORDER BY seq', [req.id])).rows.map((r) => r.seq);
+  t.same(seqs, seqs.map((_, i) => i + 1), 'the audit trail has no gap and no repeat');
+});
