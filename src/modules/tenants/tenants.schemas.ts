@@ -54,6 +54,9 @@ export const TenantSchema = z
     reminder_offsets_days: z.array(z.number().int()).describe('Days before a deadline on which the DPO is reminded'),
     default_locale: LocaleSchema,
     dpo_email: z.string().nullable().describe('The DPO address that reminders and new-request alerts are emailed to (when the operator set SMTP_URL)'),
+    suppress_erased: z
+      .boolean()
+      .describe('Every erased person goes on the direct-marketing suppression list (Art. 21(3)); when false, only those who objected to or withdrew from direct marketing'),
     controller_contact: ContactSchema.nullable().describe("The controller's contact details as the privacy notice shows them (Art. 13(1)(a))"),
     dpo_contact: ContactSchema.nullable().describe("The data protection officer's contact details as the privacy notice shows them (Art. 13(1)(b))"),
     supervisory_authority: SupervisoryAuthoritySchema.nullable().describe('Where a person may lodge a complaint (Art. 13(2)(d), 77); named in the notice and in refusals (Art. 12(4))'),
@@ -81,6 +84,10 @@ export const TenantSettingsSchema = z.object({
     .describe('Days before the deadline to remind the DPO, e.g. [7, 2]'),
   default_locale: LocaleSchema.optional(),
   dpo_email: z.email().max(254).nullable().optional().describe('The DPO address for reminder emails; null to stop emails'),
+  suppress_erased: z
+    .boolean()
+    .optional()
+    .describe('Default true: every erased person is suppressed from direct marketing; false: only objectors and those who withdrew a marketing consent'),
   controller_contact: ContactSchema.nullable().optional().describe("The controller's contact details for the privacy notice (Art. 13(1)(a)); replaces the whole object; null to clear"),
   dpo_contact: ContactSchema.nullable().optional().describe("The DPO's contact details for the privacy notice (Art. 13(1)(b)); replaces the whole object; null to clear"),
   supervisory_authority: SupervisoryAuthoritySchema.nullable().optional().describe('The competent supervisory authority (Art. 13(2)(d), 77); null to clear'),

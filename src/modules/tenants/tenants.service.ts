@@ -31,6 +31,7 @@ export function toTenant(row: TenantRow): Tenant {
     dpo_contact: row.dpoContact ?? null,
     supervisory_authority: row.supervisoryAuthority ?? null,
     judicial_remedy: row.judicialRemedy ?? null,
+    suppress_erased: row.suppressErased,
     created_at: row.createdAt.toISOString(),
     updated_at: row.updatedAt.toISOString(),
   };
@@ -78,6 +79,7 @@ export function createTenantsService(deps: { repo: TenantsRepo; keyring: Keyring
         dpoContact: input.dpo_contact ?? null,
         supervisoryAuthority: input.supervisory_authority ?? null,
         judicialRemedy: input.judicial_remedy ?? null,
+        suppressErased: input.suppress_erased ?? true,
         indexKeyWrapped: wrapped,
         keyId,
       });
@@ -104,6 +106,7 @@ export function createTenantsService(deps: { repo: TenantsRepo; keyring: Keyring
         dpoContact: patch.dpo_contact,
         supervisoryAuthority: patch.supervisory_authority,
         judicialRemedy: patch.judicial_remedy,
+        suppressErased: patch.suppress_erased,
       });
       if (!row) throw new UnknownTenant();
       cache.delete(tenantId);

@@ -235,3 +235,21 @@ t.test('the tasks of one request answered at the same moment all succeed, and th
   const seqs = (await ta.sql.query('SELECT seq FROM rights_request_events WHERE request_id = $1 ORDER BY seq', [req.id])).rows.map((r) => r.seq);
   t.same(seqs, seqs.map((_, i) => i + 1), 'the audit trail has no gap and no repeat');
 });
+
+t.test('Art. 21(3): by default every erased person is suppressed from direct marketing; the tenant may limit it to objectors', async (t) => {
+  const ta = await build(t);
+  await createPurpose(ta, 'newsletter', { direct_marketing: true });
+  const eraseNow = async (email: string) => {
+    const subject = await subjectWith(ta, email);
+    const req = (await ta.call({ method: 'POST', url: '/v1/rights-requests', payload: { subject: { id: subject }, type: 'erasure', channel: 'web', erasure_ground: 'no_longer_necessary' } })).json();
+    const ok = await ta.call({ method: 'POST', url: `/v1/rights-requests/${req.id}/approve`, payload: { identity: 'verified' } });
+    t.equal(ok.json().status, 'completed', ok.body);
+  };
+  t.equal((await ta.call({ method: 'GET', url: '/v1/tenant' })).json().suppress_erased, true, 'on by default');
+  await eraseNow('quiet-one@example.com');
+  t.same(await check(ta, 'newsletter', 'quiet-one@example.com'), [false, 'suppressed'], 'a person who never objected is suppressed too');
+  const off = await ta.call({ method: 'PATCH', url: '/v1/tenant', payload: { suppress_erased: false } });
+  t.equal(off.json().suppress_erased, false);
+  await eraseNow('quiet-two@example.com');
+  t.same(await check(ta, 'newsletter', 'quiet-two@example.com'), [false, 'unknown_subject'], 'with the setting off, only objectors stay on the list');
+});
