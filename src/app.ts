@@ -13,6 +13,7 @@ import privacyNoticeRoutes from './modules/privacy-notice/privacy-notice.routes.
 import purposesRoutes from './modules/purposes/purposes.routes.js';
 import subjectsRoutes from './modules/subjects/subjects.routes.js';
 import systemsRoutes from './modules/systems/systems.routes.js';
+import { webhooksSection } from './modules/outbox/outbox.openapi.js';
 import tasksRoutes from './modules/tasks/tasks.routes.js';
 import { tenantsRoutes } from './modules/tenants/index.js';
 import webhookEndpointsRoutes from './modules/webhook-endpoints/webhook-endpoints.routes.js';
@@ -124,7 +125,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     if (request.principal) request.tenant = await app.services.tenants.context(request.principal.tenantId);
   });
   await app.register(rateLimit);
-  await app.register(swagger);
+  await app.register(swagger, { webhooks: webhooksSection });
   await app.register(health);
 
   await app.register(tenantsRoutes);

@@ -4,7 +4,6 @@ import swaggerUi from '@fastify/swagger-ui';
 import fp from 'fastify-plugin';
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { addedAtSend, ALL_EVENT_TYPES, EVENT_CATALOGUE, eventBodySchema, type EventType } from '../modules/outbox/outbox.catalogue.js';
 
 export const API_DESCRIPTION = `Rightful records and proves consent, checks it on the campaign hot path, and keeps the register of
 processing purposes that the right to information is answered from.
@@ -93,81 +92,25 @@ function declareCommonResponses(doc: OpenApiDoc): void {
  * (the zod transform emits an input and an output variant of every schema, and only one of them is used). */
 const SUCCESS: Record<string, string> = { '200': 'Success', '201': 'Created', '204': 'Done, nothing to return' };
 
-/** The Standard Webhooks headers of every delivery. */
-const WEBHOOK_PARAMETERS: Record<string, Record<string, unknown>> = {
-  WebhookId: {
-    name: 'webhook-id',
-    in: 'header',
-    required: true,
-    description: 'msg_<event id>: the same on every retry and redelivery of the event; deduplicate on it',
-    schema: { type: 'string', pattern: '^msg_[0-9a-f-]{36}$' },
-  },
-  WebhookTimestamp: {
-    name: 'webhook-timestamp',
-    in: 'header',
-    required: true,
-    description: 'When this attempt was signed, in Unix seconds; refuse attempts too far from your clock',
-    schema: { type: 'string', pattern: '^[0-9]+$' },
-  },
-  WebhookSignature: {
-    name: 'webhook-signature',
-    in: 'header',
-    required: true,
-    description:
-      'v1,<base64 HMAC-SHA256 of "<webhook-id>.<webhook-timestamp>.<raw body>"> keyed with the base64-decoded part of the endpoint\'s whsec_ secret; two space-separated signatures for 24 hours after a rotation (either may match)',
-    schema: { type: 'string' },
-  },
+/** The spec's `webhooks` section and what it refers to: built by whoever owns the events (the composition root
+ * passes it in), so this plugin knows no module. */
+export type WebhooksSection = {
+  webhooks: Record<string, Record<string, unknown>>;
+  schemas: Record<string, unknown>;
+  parameters: Record<string, Record<string, unknown>>;
 };
 
-const pascal = (type: string) => type.split(/[._]/).map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join('');
-const AUDIENCE: Record<string, string> = {
-  subscribers: 'Sent to every active endpoint subscribed to this type or to `*`.',
-  addressed: "Sent to one endpoint only (a connected system's), whatever event types it subscribes to; never to other subscribers.",
-  tested: 'Sent only to the endpoint being tested.',
-};
-
-/** The `webhooks` section, generated from the event catalogue: one POST per event type, its body a component. */
-function declareWebhooks(doc: OpenApiDoc): void {
-  const schemas = (doc.components ??= {}).schemas ?? (doc.components.schemas = {});
-  doc.components.parameters = { ...doc.components.parameters, ...WEBHOOK_PARAMETERS };
-  const webhooks: Record<string, Record<string, unknown>> = {};
-  for (const type of ALL_EVENT_TYPES) {
-    const entry = EVENT_CATALOGUE[type as EventType];
-    const name = `${pascal(type)}Webhook`;
-    const { $schema: _, ...schema } = z.toJSONSchema(eventBodySchema(type), { target: 'draft-2020-12', io: 'output' });
-    schemas[name] = schema;
-    const added = addedAtSend(type);
-    const description = [
-      `${entry.when}. ${AUDIENCE[entry.audience]}`,
-      added.length
-        ? `The outbox and the delivery log hold ids only; ${added.map((f) => `\`${f}\``).join(' and ')} ${added.length > 1 ? 'are' : 'is'} read when the event is sent (at every attempt), and the event is not sent when what it is about is gone.`
-        : '',
-    ]
-      .filter(Boolean)
-      .join(' ');
-    webhooks[type] = {
-      post: {
-        operationId: `receive${pascal(type)}`,
-        summary: `The ${type} event`,
-        description,
-        tags: ['webhooks'],
-        security: [],
-        parameters: Object.keys(WEBHOOK_PARAMETERS).map((p) => ({ $ref: `#/components/parameters/${p}` })),
-        requestBody: { required: true, content: { 'application/json': { schema: { $ref: `#/components/schemas/${name}` } } } },
-        responses: {
-          '200': { description: 'Any 2xx answer within 15 seconds acknowledges the event; the body is ignored' },
-          '410': { description: 'Gone: the endpoint is disabled and gets no further deliveries' },
-          default: { description: 'Anything else, or no answer in time, is retried with growing backoff for about three days' },
-        },
-      },
-    };
-  }
-  doc.webhooks = webhooks;
+function declareWebhooks(doc: OpenApiDoc, section: WebhooksSection | undefined): void {
+  if (!section) return;
+  const components = (doc.components ??= {});
+  components.schemas = { ...components.schemas, ...section.schemas };
+  components.parameters = { ...components.parameters, ...section.parameters };
+  doc.webhooks = section.webhooks;
 }
 
-function tidy(doc: OpenApiDoc): OpenApiDoc {
+function tidy(doc: OpenApiDoc, webhooks: WebhooksSection | undefined): OpenApiDoc {
   declareCommonResponses(doc);
-  declareWebhooks(doc);
+  declareWebhooks(doc, webhooks);
   for (const ops of Object.values(doc.paths ?? {})) {
     for (const op of Object.values(ops)) {
       for (const [status, response] of Object.entries(op.responses ?? {})) {
@@ -200,8 +143,8 @@ function tidy(doc: OpenApiDoc): OpenApiDoc {
   return out;
 }
 
-export default fp(
-  async (app) => {
+export default fp<{ webhooks?: () => WebhooksSection }>(
+  async (app, opts) => {
     await app.register(swagger, {
       openapi: {
         openapi: '3.1.0',
@@ -229,7 +172,7 @@ export default fp(
         security: [{ bearerAuth: [] }],
       },
       transform: jsonSchemaTransform,
-      transformObject: (input) => tidy(jsonSchemaTransformObject(input) as OpenApiDoc) as ReturnType<typeof jsonSchemaTransformObject>,
+      transformObject: (input) => tidy(jsonSchemaTransformObject(input) as OpenApiDoc, opts.webhooks?.()) as ReturnType<typeof jsonSchemaTransformObject>,
     });
     await app.register(swaggerUi, { routePrefix: '/docs' });
     app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
