@@ -24,7 +24,7 @@
 // seconds to wait for the load average to drop to the core count before starting), WORKER_CONCURRENCY (32, per
 // worker process), DATABASE_POOL_MAX (10, per process).
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -39,7 +39,7 @@ import { signToken } from '../src/lib/tokens.js';
 import { CreatePurposeBody } from '../src/modules/purposes/purposes.schemas.js';
 import { SCOPES } from '../src/plugins/auth.js';
 import { createServices } from '../src/services.js';
-import { conditions, createRun, dbUrl, dropDatabase, env, freePort, httpOk, log, machineTicks, num, percentile, postgresVersion, procTicks, RESULTS, runMain, sleep } from './processes.js';
+import { conditions, createRun, dbUrl, dropDatabase, env, freePort, httpOk, log, machineTicks, num, percentile, postgresVersion, procTicks, RESULTS, runMain, sleep, ticksBetween, ticksOf } from './processes.js';
 
 const opts = {
   requests: num(env.BENCH_ERASURE_REQUESTS, 1000),
@@ -125,22 +125,6 @@ const summary = (values: number[]) => {
   return { n: s.length, p50: r1(percentile(s, 50)), p90: r1(percentile(s, 90)), p99: r1(percentile(s, 99)), max: r1(s[s.length - 1] ?? NaN) };
 };
 
-/** CPU ticks per pid of every process named `comm` on the machine (postgres, redis-server: other clients' work
- * included, so it is labelled "all"). Per pid, so a backend that exits during a run does not take the ticks it
- * had before the run with it, and one that starts counts from zero. */
-function ticksOf(comm: string): Map<number, number> {
-  const out = new Map<number, number>();
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      if (readFileSync(`/proc/${d}/comm`, 'utf8').trim() === comm) out.set(Number(d), procTicks(Number(d)) ?? 0);
-    } catch {
-      /* gone */
-    }
-  }
-  return out;
-}
-const ticksBetween = (a: Map<number, number>, b: Map<number, number>) => [...b].reduce((sum, [pid, t]) => sum + t - (a.get(pid) ?? 0), 0);
 type CpuSnap = { at: number; machine: { total: number; idle: number }; procs: Record<string, number | null>; postgres: Map<number, number>; redis: Map<number, number>; self: NodeJS.CpuUsage };
 function cpuSnap(): CpuSnap {
   const procs: Record<string, number | null> = {};

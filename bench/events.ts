@@ -16,7 +16,7 @@
 // process), OUTBOX_SWEEP_MS / OUTBOX_* (the worker's defaults unless set), BENCH_EVENTS_BASELINE_RUNS (2).
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -32,7 +32,7 @@ import { CreatePurposeBody } from '../src/modules/purposes/purposes.schemas.js';
 import { subjects as subjectsTable } from '../src/modules/subjects/subjects.table.js';
 import { SCOPES } from '../src/plugins/auth.js';
 import { createServices } from '../src/services.js';
-import { conditions, createRun, dbUrl, dropDatabase, env, freePort, httpOk, log, machineTicks, num, percentile, postgresVersion, procTicks, RESULTS, runMain, sleep } from './processes.js';
+import { conditions, createRun, dbUrl, dropDatabase, env, freePort, httpOk, log, machineTicks, num, percentile, postgresVersion, procTicks, RESULTS, runMain, sleep, ticksOf } from './processes.js';
 
 const PIDFILE = join(RESULTS, '.events-pids');
 
@@ -74,18 +74,7 @@ const summary = (values: number[]) => {
 };
 
 /** Every postgres process on the machine (other databases' sessions included: label it so). */
-function postgresTicks(): number {
-  let sum = 0;
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      if (readFileSync(`/proc/${d}/comm`, 'utf8').trim() === 'postgres') sum += procTicks(Number(d)) ?? 0;
-    } catch {
-      /* gone */
-    }
-  }
-  return sum;
-}
+const postgresTicks = (): number => [...ticksOf('postgres').values()].reduce((sum, t) => sum + t, 0);
 type CpuSnap = { at: number; machine: { total: number; idle: number }; procs: Record<string, number | null>; postgres: number; self: NodeJS.CpuUsage };
 function cpuSnap(): CpuSnap {
   const procs: Record<string, number | null> = {};

@@ -2,7 +2,7 @@
 // the machine's conditions, free ports, CPU ticks from /proc, and the child processes of a run (spawned with their
 // output in bench/results, recorded in a pid file, stopped and the run's database dropped at cleanup, on a signal too).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
@@ -88,6 +88,23 @@ export function procTicks(pid: number): number | null {
 }
 
 /** The machine's CPU ticks, all and idle (idle + iowait). Throws where /proc/stat cannot be read. */
+/** CPU ticks per pid of every process named `comm` on the machine (postgres, redis-server: other clients' work
+ * included, so it is labelled "all"). Per pid, so a backend that exits during a run does not take the ticks it
+ * had before the run with it, and one that starts counts from zero. */
+export function ticksOf(comm: string): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (readFileSync(`/proc/${d}/comm`, 'utf8').trim() === comm) out.set(Number(d), procTicks(Number(d)) ?? 0);
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+export const ticksBetween = (a: Map<number, number>, b: Map<number, number>) => [...b].reduce((sum, [pid, t]) => sum + t - (a.get(pid) ?? 0), 0);
+
 export function machineTicks(): { total: number; idle: number } {
   const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
   return { total: line.reduce((a, b) => a + b, 0), idle: (line[3] ?? 0) + (line[4] ?? 0) };

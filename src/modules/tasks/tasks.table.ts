@@ -24,8 +24,7 @@ export const systemTasks = pgTable(
     status: text('status', { enum: TASK_STATUSES }).notNull().default('pending'),
     // Art. 17(3): the ground, the data categories kept and until when (a task reopens when the period ends).
     exemption: jsonb('exemption').$type<TaskExemption>(),
-    // The single-use callback token is given out once; only its SHA-256 is kept.
-    callbackTokenHash: bytea('callback_token_hash'),
+    // When the callback link of the current send gave its final answer (the link is derived, never stored: tasks.tokens.ts).
     callbackUsedAt: timestamp('callback_used_at', { withTimezone: true, precision: 3 }),
     // Sends of the task to its system (a retry sends again).
     sends: integer('sends').notNull().default(0),

@@ -1,0 +1,1 @@
+ALTER TABLE "system_tasks" DROP COLUMN "callback_token_hash";
