@@ -9,3 +9,4 @@ export * from '../modules/webhook-endpoints/webhook-endpoints.table.js';
 export * from '../modules/rights-requests/rights-requests.table.js';
 export * from '../modules/systems/systems.table.js';
 export * from '../modules/tasks/tasks.table.js';
+export * from '../modules/exports/exports.table.js';

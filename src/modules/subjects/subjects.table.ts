@@ -55,3 +55,23 @@ export const subjectIdentifiers = pgTable(
   },
   (t) => [primaryKey({ columns: [t.tenantId, t.type, t.blindIndex] }), index('subject_identifiers_subject').on(t.subjectId)],
 );
+
+/**
+ * The record of a purge: an erased person's tombstone, ledger and request history deleted when the tenant's
+ * accountability period ended (Art. 5(2), 5(1)(e)). Kept so a later verification of the subject's chain answers
+ * "purged" (with when, and the chain's last hash as it stood) rather than "unknown" or "broken".
+ */
+export const subjectPurges = pgTable(
+  'subject_purges',
+  {
+    tenantId: uuid('tenant_id').notNull().references(() => tenants.id),
+    subjectId: uuid('subject_id').notNull(),
+    erasedAt: timestamp('erased_at', { withTimezone: true, precision: 3 }).notNull(),
+    purgedAt: timestamp('purged_at', { withTimezone: true, precision: 3 }).notNull(),
+    // The chain as it stood when purged: its length and its head hash.
+    ledgerSeq: integer('ledger_seq').notNull(),
+    ledgerHead: text('ledger_head'),
+    requests: integer('requests').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.subjectId] }), index('subject_purges_tenant_purged').on(t.tenantId, t.purgedAt)],
+);

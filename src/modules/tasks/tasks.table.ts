@@ -32,6 +32,12 @@ export const systemTasks = pgTable(
     answeredAt: timestamp('answered_at', { withTimezone: true, precision: 3 }),
     // Why it failed or was exempted, as the system or the DPO said it: sealed under the subject's key.
     reasonSealed: bytea('reason_sealed'),
+    // An erasure task exempt until a date (Art. 17(3)(b) retention) must still reach its system when the period
+    // ends, after Rightful has forgotten the person: what the system needs to find them (its external_ref and the
+    // identifiers), sealed under a key of the task's own, wrapped by the master key. Destroyed when the task closes.
+    locatorSealed: bytea('locator_sealed'),
+    locatorKeyWrapped: bytea('locator_key_wrapped'),
+    locatorKeyId: text('locator_key_id'),
     createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().default(sql`now()`),
     updatedAt: timestamp('updated_at', { withTimezone: true, precision: 3 }).notNull().default(sql`now()`),
   },

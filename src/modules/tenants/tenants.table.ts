@@ -23,6 +23,14 @@ export const tenants = pgTable('tenants', {
   judicialRemedy: text('judicial_remedy'),
   // Every erased person goes on the direct-marketing suppression list (Art. 21(3)), not only objectors.
   suppressErased: boolean('suppress_erased').notNull().default(true),
+  // Accountability (Art. 5(2)): the tombstone, ledger and request history of an erased person are kept this many
+  // days after the erasure, then purged (subject_purges records each purge).
+  accountabilityDays: integer('accountability_days').notNull().default(1095),
+  // Exports (Art. 15, 20): how long a download link lives, how many downloads it allows, and how many days after
+  // the request closes the gathered data is deleted.
+  exportLinkTtlHours: integer('export_link_ttl_hours').notNull().default(168),
+  exportLinkMaxDownloads: integer('export_link_max_downloads').notNull().default(3),
+  exportRetentionDays: integer('export_retention_days').notNull().default(30),
   // Per-tenant key for blind indexes, wrapped by the master key named by key_id.
   indexKeyWrapped: bytea('index_key_wrapped').notNull(),
   keyId: text('key_id').notNull(),
