@@ -11,7 +11,7 @@ import { IDENTIFIER_TYPES } from '../../lib/identifiers.js';
 const REQUEST_TYPES = ['access', 'rectification', 'erasure', 'restriction', 'portability', 'objection', 'automated_decision', 'information'] as const;
 const REQUEST_STATUSES = ['received', 'awaiting_approval', 'awaiting_identity', 'in_progress', 'completed', 'rejected', 'withdrawn'] as const;
 const TASK_KINDS = ['erasure', 'rectification', 'restriction', 'restriction_lifted', 'export', 'public_disclosure'] as const;
-const TASK_STATUSES = ['pending', 'acknowledged', 'completed', 'failed', 'exempt'] as const;
+const TASK_STATUSES = ['pending', 'acknowledged', 'completed', 'failed', 'exempt', 'cancelled'] as const;
 
 /** Who gets an event: every endpoint subscribed to its type (or to `*`), the one endpoint the row names
  * (`to_endpoint_id`), or the endpoint being tested. */
@@ -42,6 +42,19 @@ const reminder = {
   ...request,
   due_at: z.iso.datetime().nullable().describe('The end of the last day to answer, as an instant'),
   days_left: z.int().min(0).max(366).describe('Days left until due_date; 0 when overdue'),
+};
+/** A reminder as sent: with the systems that have not answered, read at send time (they change after it is scheduled). */
+const reminderSent = {
+  ...reminder,
+  waiting_on: z
+    .array(
+      z.object({
+        system_id: z.uuid().nullable().describe('The connected system; null for the task of informing other controllers (Art. 17(2))'),
+        system_name: z.string().nullable(),
+        status: z.enum(['pending', 'acknowledged', 'failed']).describe("The system's task: not sent or not answered, acknowledged, or failed"),
+      }),
+    )
+    .describe('The connected systems whose part of the request is still open when the reminder is sent: who has not answered'),
 };
 const consent = {
   subject_id: uuid('The data subject'),
@@ -131,12 +144,14 @@ export const EVENT_CATALOGUE = {
   'request.deadline_approaching': {
     when: "An open request's deadline is near (the tenant's reminder offsets, e.g. 7 and 2 days)",
     audience: 'subscribers',
-    data: z.object(reminder),
+    stored: z.object(reminder),
+    data: z.object(reminderSent),
   },
   'request.overdue': {
     when: "An open request's deadline has passed",
     audience: 'subscribers',
-    data: z.object(reminder),
+    stored: z.object(reminder),
+    data: z.object(reminderSent),
   },
   'task.updated': {
     when: "A connected system's task for a request is created or changes status",
@@ -148,7 +163,7 @@ export const EVENT_CATALOGUE = {
       kind: z.enum(TASK_KINDS).describe('What the task asks of the system'),
       from: z.enum(TASK_STATUSES).nullable().describe('The status before; null when the task was created'),
       to: z.enum(TASK_STATUSES).describe('The status after'),
-      by: z.string().describe('Who changed it: "system callback", or the client (its token\'s sub)'),
+      by: z.string().describe('Who changed it: "system callback", "rightful" (Rightful itself: an exempt task reopened when its Art. 17(3) period ended, or a task cancelled with its request), or the client (its token\'s sub)'),
     }),
   },
   'erasure.requested': {
