@@ -15,6 +15,8 @@ import subjectsRoutes from './modules/subjects/subjects.routes.js';
 import systemsRoutes from './modules/systems/systems.routes.js';
 import { webhooksSection } from './modules/outbox/outbox.openapi.js';
 import tasksRoutes from './modules/tasks/tasks.routes.js';
+import exportsRoutes from './modules/exports/exports.routes.js';
+import exportLinksRoutes from './modules/exports/exports.links.routes.js';
 import { tenantsRoutes } from './modules/tenants/index.js';
 import webhookEndpointsRoutes from './modules/webhook-endpoints/webhook-endpoints.routes.js';
 import auth from './plugins/auth.js';
@@ -118,7 +120,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(overload);
   await app.register(db);
   await app.register(redis);
-  app.decorate('services', createServices({ db: app.db, keyring: createKeyring(config), allowPrivateWebhooks: config.webhooks.allowPrivate, publicBaseUrl: config.publicBaseUrl, clock: opts.clock }));
+  app.decorate('services', createServices({ db: app.db, keyring: createKeyring(config), allowPrivateWebhooks: config.webhooks.allowPrivate, publicBaseUrl: config.publicBaseUrl, exportPartMaxBytes: config.exports.partMaxBytes, smtp: config.smtp, clock: opts.clock }));
   await app.register(auth);
   app.decorateRequest('tenant', null);
   app.addHook('onRequest', async (request) => {
@@ -138,5 +140,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(rightsRequestsRoutes);
   await app.register(systemsRoutes);
   await app.register(tasksRoutes);
+  await app.register(exportsRoutes);
+  await app.register(exportLinksRoutes);
   return app;
 }

@@ -44,6 +44,8 @@ const EnvSchema = z.object({
   OUTBOX_SWEEP_MS: z.coerce.number().int().min(10).default(1000),
   OUTBOX_RECONCILE_MS: z.coerce.number().int().min(100).default(30_000),
   OUTBOX_VISIBILITY_TIMEOUT_MS: z.coerce.number().int().min(100).default(60_000),
+  // The largest part of an access or portability export one system may upload (bytes; default 50 MB).
+  EXPORT_PART_MAX_BYTES: z.coerce.number().int().min(1024).max(2_147_483_647).default(52_428_800),
 });
 
 /** "250ms", "5s", "5m", "2h", "3d" → milliseconds. */
@@ -71,6 +73,7 @@ export type Config = {
   webhooks: { allowPrivate: boolean; timeoutMs: number; retryDelaysMs: number[]; disableAfterMs: number; jitter: number };
   smtp: { url: string; from: string } | null;
   worker: { concurrency: number; healthPort: number; sweepMs: number; reconcileMs: number; visibilityTimeoutMs: number };
+  exports: { partMaxBytes: number };
 };
 
 function parseKey(raw: string): Buffer {
@@ -133,6 +136,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       reconcileMs: e.OUTBOX_RECONCILE_MS,
       visibilityTimeoutMs: e.OUTBOX_VISIBILITY_TIMEOUT_MS,
     },
+    exports: { partMaxBytes: e.EXPORT_PART_MAX_BYTES },
     ...overrides,
   };
 }

@@ -1,5 +1,5 @@
 // The service factories, wired once: the API builds them here, and so will the worker.
-import type { Db } from './db/client.js';
+import type { Db, Tx } from './db/client.js';
 import type { Keyring } from './lib/keyring.js';
 import { createConsentsRepo } from './modules/consents/consents.repo.js';
 import { createConsentsService } from './modules/consents/consents.service.js';
@@ -22,8 +22,24 @@ import { createTasksRepo } from './modules/tasks/tasks.repo.js';
 import { createTasksService } from './modules/tasks/tasks.service.js';
 import { createCallbackTokens } from './modules/tasks/tasks.tokens.js';
 import { createSystemsService } from './modules/systems/systems.service.js';
+import { createExportCollector } from './modules/exports/exports.collect.js';
+import { createExportsRepo } from './modules/exports/exports.repo.js';
+import { createExportsService } from './modules/exports/exports.service.js';
+import { buildPackage } from './modules/exports/exports.package.js';
+import { createCodeMailer, createExportLinksRepo, createExportLinksService } from './modules/exports/exports.links.js';
+import { createTransmitService } from './modules/exports/exports.transmit.js';
 
-export function createServices(deps: { db: Db; keyring: Keyring; allowPrivateWebhooks: boolean; publicBaseUrl?: string; clock?: () => Date }) {
+export function createServices(deps: {
+  db: Db;
+  keyring: Keyring;
+  allowPrivateWebhooks: boolean;
+  publicBaseUrl?: string;
+  /** The largest export part a system may upload (EXPORT_PART_MAX_BYTES). */
+  exportPartMaxBytes?: number;
+  /** The SMTP transport the download links' one-time codes are mailed through (SMTP_URL); null or absent: none. */
+  smtp?: { url: string; from: string } | null;
+  clock?: () => Date;
+}) {
   const { db, keyring } = deps;
   const outbox = createOutboxRepo(db);
   const tenantsRepo = createTenantsRepo(db);
@@ -36,19 +52,27 @@ export function createServices(deps: { db: Db; keyring: Keyring; allowPrivateWeb
   const requestsRepo = createRightsRequestsRepo(db);
   const systemsRepo = createSystemsRepo(db);
   // Tasks tell their request when the last one closes; the request service fans out tasks: wired both ways here.
-  const tasks = createTasksService({
+  const tokens = createCallbackTokens(keyring);
+  const tasksRepo = createTasksRepo(db);
+  const tasksDeps = {
     db,
-    repo: createTasksRepo(db),
+    repo: tasksRepo,
     systems: systemsRepo,
     requests: requestsRepo,
     subjectsRepo,
     subjects,
+    tenants: tenantsRepo,
     outbox,
-    tokens: createCallbackTokens(keyring),
+    tokens,
+    keyring,
     publicBaseUrl: deps.publicBaseUrl ?? 'http://localhost:3000',
-    onAllClosed: (tenantId, requestId, tx) => rightsRequests.finishFanOut(tenantId, requestId, tx),
+    // An erasure, rectification or restriction completes when every task is closed.
+    onAllClosed: (tenantId: string, requestId: string, tx: Tx) => rightsRequests.finishFanOut(tenantId, requestId, tx),
+    // An export is ready for the DPO's review once every system answered (a failed one included).
+    onAnswered: (tenantId: string, requestId: string, tx: Tx) => exports.onAnswered(tenantId, requestId, tx),
     clock: deps.clock,
-  });
+  };
+  const tasks = createTasksService(tasksDeps);
   const rightsRequests = createRightsRequestsService({
     db,
     repo: requestsRepo,
@@ -59,6 +83,26 @@ export function createServices(deps: { db: Db; keyring: Keyring; allowPrivateWeb
     privacyNotice,
     outbox,
     tasks,
+    exportData: { deleteForSubject: (tenantId, subjectId, tx) => exports.deleteForSubject(tenantId, subjectId, tx) },
+    clock: deps.clock,
+  });
+  const exports = createExportsService({
+    db,
+    repo: createExportsRepo(db),
+    requests: requestsRepo,
+    tasksRepo,
+    tasks,
+    tasksIn: (tx) => createTasksService({ ...tasksDeps, db: tx as Db }),
+    tokens,
+    subjectsRepo,
+    subjects,
+    systems: systemsRepo,
+    tenants: tenantsRepo,
+    privacyNotice,
+    collector: createExportCollector({ subjects, consents, rightsRequests, purposes: purposesRepo }),
+    outbox,
+    buildPackage,
+    partMaxBytes: deps.exportPartMaxBytes ?? 52_428_800,
     clock: deps.clock,
   });
   return {
@@ -69,6 +113,28 @@ export function createServices(deps: { db: Db; keyring: Keyring; allowPrivateWeb
     consents,
     rightsRequests,
     tasks,
+    exports,
+    // Download links for the person (one-time code by email, Art. 32) and Art. 20(2) transmissions.
+    exportLinks: createExportLinksService({
+      db,
+      repo: createExportLinksRepo(db),
+      requests: requestsRepo,
+      tenants: tenantsRepo,
+      subjects,
+      keyring,
+      mailer: createCodeMailer(deps.smtp ?? null),
+      openPackage: (tenantId, requestId, opts) => exports.openPackage(tenantId, requestId, opts),
+      publicBaseUrl: deps.publicBaseUrl ?? 'http://localhost:3000',
+      clock: deps.clock,
+    }),
+    exportTransmissions: createTransmitService({
+      db,
+      requests: requestsRepo,
+      keyring,
+      openPackage: (tenantId, requestId, opts) => exports.openPackage(tenantId, requestId, opts),
+      allowPrivate: deps.allowPrivateWebhooks,
+      clock: deps.clock,
+    }),
     webhookEndpoints: createWebhookEndpointsService({
       db,
       repo: createWebhookEndpointsRepo(db),

@@ -15,6 +15,8 @@ import { createOutboxRepo, type OutboxRepo } from './modules/outbox/outbox.repo.
 import { registerRightsRequestsJobs } from './modules/rights-requests/rights-requests.jobs.js';
 import { registerWebhookJobs } from './modules/webhook-endpoints/webhook-endpoints.jobs.js';
 import { registerTasksJobs } from './modules/tasks/tasks.jobs.js';
+import { registerExportsJobs } from './modules/exports/exports.jobs.js';
+import { registerSubjectsJobs } from './modules/subjects/subjects.jobs.js';
 import { createServices } from './services.js';
 
 // A processor holds its row this long; longer than the webhook timeout, so a live delivery is never taken twice.
@@ -46,6 +48,8 @@ function registerJobs(dispatcher: Dispatcher, deps: WorkerDeps): void {
   registerWebhookJobs(dispatcher, deps);
   registerRightsRequestsJobs(dispatcher, deps);
   registerTasksJobs(dispatcher, { tasks: services.tasks, bodies: deps.bodies, config: deps.config, db: deps.db });
+  registerExportsJobs(dispatcher, { exports: services.exports });
+  registerSubjectsJobs(dispatcher, deps);
 }
 
 export type WorkerRuntime = {

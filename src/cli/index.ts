@@ -1,4 +1,4 @@
-// Operator commands: `tenant create`, `token` and `repair`. Run with `npm run cli -- <command> [options]`.
+// Operator commands: `tenant create`, `token`, `repair` and `purge`. Run with `npm run cli -- <command> [options]`.
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config.js';
 import { createDb, createPool } from '../db/client.js';
@@ -6,6 +6,7 @@ import { createKeyring } from '../lib/keyring.js';
 import { parseTtl, signToken } from '../lib/tokens.js';
 import { SCOPES } from '../plugins/auth.js';
 import { runRepair } from './repair.js';
+import { runPurge } from './purge.js';
 import { createTenantsRepo } from '../modules/tenants/tenants.repo.js';
 import { createTenantsService } from '../modules/tenants/tenants.service.js';
 
@@ -17,6 +18,9 @@ const USAGE = `Usage:
   npm run cli -- repair
       Mends rows written before the current rules (ledger instants out of range, plaintext request texts) and
       prints what it changed as JSON. Idempotent; \`npm run migrate\` runs it too.
+  npm run cli -- purge [--tenant ID]
+      Purges now every erased person whose tenant's accountability period has ended (the worker does this by
+      itself; run it after the worker was down) and prints counts as JSON: due, purged, postponed (open work).
 Scopes: ${SCOPES.join(' ')}`;
 
 function fail(message: string): never {
@@ -74,10 +78,17 @@ function token(args: string[]): void {
   );
 }
 
+function purgeArgs(args: string[]): { tenantId?: string } {
+  const { values } = parseArgs({ args, options: { tenant: { type: 'string' } }, strict: true });
+  if (values.tenant !== undefined && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(values.tenant)) fail('--tenant must be a tenant id (UUID)');
+  return values.tenant ? { tenantId: values.tenant } : {};
+}
+
 const [command, sub, ...rest] = process.argv.slice(2);
 try {
   if (command === 'tenant' && sub === 'create') await tenantCreate(rest);
   else if (command === 'repair') console.log(JSON.stringify(await runRepair(loadConfig()), null, 2));
+  else if (command === 'purge') console.log(JSON.stringify(await runPurge(loadConfig(), purgeArgs([sub, ...rest].filter((a): a is string => a !== undefined))), null, 2));
   else if (command === 'token') token([sub, ...rest].filter((a): a is string => a !== undefined));
   else fail(command ? `unknown command: ${command} ${sub ?? ''}` : 'no command given');
 } catch (err) {

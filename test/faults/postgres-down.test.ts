@@ -112,7 +112,7 @@ async function outage(t: Test, mode: PauseMode, opts: PauseOptions = {}) {
   }
   t.equal((await app.inject({ method: 'GET', url: '/readyz' })).statusCode, 200, `${mode}: /readyz is 200 again`);
   const verify = await app.inject({ method: 'GET', url: `/v1/subjects/${s.subject}/consents/verify`, headers: { authorization: `Bearer ${ta.token()}` } });
-  t.same(verify.json(), { subject_id: s.subject, valid: true, events_checked: 2, first_invalid: null }, `${mode}: the ledger chain is intact`);
+  t.same(verify.json(), { subject_id: s.subject, status: 'valid', valid: true, events_checked: 2, first_invalid: null, purged: null }, `${mode}: the ledger chain is intact`);
   t.same(unexpected, [], `${mode}: no uncaught exception or unhandled rejection`);
 }
 

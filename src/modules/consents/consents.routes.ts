@@ -97,7 +97,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
         tags: ['consents'],
         summary: "Verify the subject's hash chain",
         description:
-          'Recomputes every hash of the ledger from the stored rows. `valid` is false when any row was changed, removed or reordered behind the service, and `first_invalid` names the first event that does not match.',
+          "Recomputes every hash of the ledger from the stored rows. `status` is `valid` when the chain recomputes and its tip is the head kept on the subject (an erased subject's ledger stays, unreadable, and still verifies); `broken` when any row was changed, removed or reordered behind the service, and `first_invalid` names the first event that does not match; `purged` when the subject was erased and its ledger deleted at the end of the tenant's accountability period (Art. 5(1)(e), 5(2)): `valid` is then false, `events_checked` 0, and `purged` gives when it was erased and purged and the chain's length and head hash as they stood, so a head hash kept elsewhere can still be matched. Every other route answers 404 for a purged subject.",
         params: SubjectParams,
         response: { 200: VerifyResultSchema, ...problems(404) },
       },

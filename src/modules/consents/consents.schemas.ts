@@ -102,8 +102,13 @@ export const ConsentHistorySchema = PageMeta.extend({ items: z.array(ConsentEven
 export const VerifyResultSchema = z
   .object({
     subject_id: z.uuid(),
-    valid: z.boolean(),
-    events_checked: z.number().int(),
+    status: z
+      .enum(['valid', 'broken', 'purged'])
+      .describe(
+        "valid: the chain recomputes and its tip is the head kept on the subject; broken: a row was changed, removed or reordered (first_invalid names it); purged: the subject was erased and, at the end of the tenant's accountability period, its ledger was deleted (Art. 5(1)(e)); `purged` says when and what the chain's head was",
+      ),
+    valid: z.boolean().describe('true only when status is valid'),
+    events_checked: z.number().int().describe('Events recomputed; 0 for a purged ledger'),
     first_invalid: z
       .object({
         event_id: z.uuid(),
@@ -111,9 +116,19 @@ export const VerifyResultSchema = z
         reason: z.enum(['hash_mismatch', 'prev_hash_mismatch', 'sequence_gap', 'head_mismatch']),
       })
       .nullable()
-      .describe('The first event that does not match the chain; null when valid'),
+      .describe('The first event that does not match the chain; null when valid or purged, and when every event of the chain is missing'),
+    purged: z
+      .object({
+        erased_at: z.iso.datetime().describe('When Rightful erased the subject'),
+        purged_at: z.iso.datetime().describe('When the tombstone, ledger and request history were deleted'),
+        ledger_seq: z.number().int().describe("The chain's length when it was purged"),
+        ledger_head: z.string().nullable().describe("The chain's head hash when it was purged (null for a subject that never had an event): compare it with a hash kept elsewhere"),
+      })
+      .nullable()
+      .describe('The record of the purge; null unless status is purged'),
   })
   .meta({ id: 'LedgerVerification' });
+export type VerifyResult = z.infer<typeof VerifyResultSchema>;
 
 export const ObjectionBody = z
   .object({

@@ -10,13 +10,14 @@ import { SubjectNotFound } from '../subjects/subjects.errors.js';
 import type { SubjectRow, SubjectsRepo } from '../subjects/subjects.repo.js';
 import type { Subject, IdentifierInput } from '../subjects/subjects.schemas.js';
 import type { SubjectsService } from '../subjects/subjects.service.js';
+import { createPurgesRepo, type PurgesRepo } from '../subjects/subjects.purge.js';
 import type { TenantContext } from '../tenants/tenants.service.js';
 import { eventRow } from '../outbox/outbox.events.js';
 import type { OutboxRepo } from '../outbox/outbox.repo.js';
 import { ConsentNotApplicable, ConsentProofMissing, ObjectionNotApplicable, SubjectErased, UnknownPurpose, UnknownPurposeVersion } from './consents.errors.js';
 import { chainHash, verifyRun, type ChainBreak } from './consents.ledger.js';
 import type { CheckRow, ConsentEventRow, ConsentsRepo, ObjectionRow } from './consents.repo.js';
-import type { CheckResult, ConsentEvent, ConsentState, Objection, ObjectionInput, ObjectionList, RecordConsents, SoftOptIn, SoftOptInInput } from './consents.schemas.js';
+import type { CheckResult, ConsentEvent, ConsentState, Objection, ObjectionInput, ObjectionList, RecordConsents, SoftOptIn, SoftOptInInput, VerifyResult } from './consents.schemas.js';
 import { ValidationFailed } from '../../lib/errors.js';
 
 const VERIFY_BATCH = 1000;
@@ -74,8 +75,11 @@ export function createConsentsService(deps: {
   purposes: PurposesRepo;
   outbox: OutboxRepo;
   clock?: () => Date;
+  /** Records of purged subjects (verification reports them); by default read from `db`. */
+  purges?: PurgesRepo;
 }) {
   const { db, repo, subjectsRepo, subjects, purposes, outbox } = deps;
+  const purges = deps.purges ?? createPurgesRepo(db);
   const clock = deps.clock ?? (() => new Date());
 
   function toEvent(row: ConsentEventRow, key: Buffer | null): ConsentEvent {
@@ -271,8 +275,26 @@ export function createConsentsService(deps: {
     },
 
     /** Recomputes the whole chain from the stored rows and compares its tip with the head kept on the subject. */
-    async verify(tenantId: string, subjectId: string) {
-      const subject = await activeSubject(tenantId, subjectId, db, false);
+    async verify(tenantId: string, subjectId: string): Promise<VerifyResult> {
+      const subject = await subjectsRepo.find(tenantId, subjectId);
+      if (!subject) {
+        // A purged subject (Art. 5(1)(e)): its chain is gone by design, which is neither valid nor broken.
+        const purge = await purges.find(tenantId, subjectId);
+        if (!purge) throw new SubjectNotFound();
+        return {
+          subject_id: subjectId,
+          status: 'purged',
+          valid: false,
+          events_checked: 0,
+          first_invalid: null,
+          purged: {
+            erased_at: purge.erasedAt.toISOString(),
+            purged_at: purge.purgedAt.toISOString(),
+            ledger_seq: purge.ledgerSeq,
+            ledger_head: purge.ledgerHead,
+          },
+        };
+      }
       let tip: { seq: number; hash: string | null } = { seq: 0, hash: null };
       let checked = 0;
       let broken: ChainBreak | null = null;
@@ -290,10 +312,12 @@ export function createConsentsService(deps: {
         lastId = rows.at(-1)!.id;
         tip = { seq: run.seq, hash: run.hash };
       }
-      if (!broken && (tip.seq !== subject.ledgerSeq || tip.hash !== subject.ledgerHead) && lastId) {
-        broken = { event_id: lastId, seq: tip.seq, reason: 'head_mismatch' };
-      }
-      return { subject_id: subjectId, valid: broken === null, events_checked: checked, first_invalid: broken };
+      // The tip is not the head kept on the subject: events were removed at the end (or every one of them, and then
+      // there is no event to name).
+      const headMissed = !broken && (tip.seq !== subject.ledgerSeq || tip.hash !== subject.ledgerHead);
+      if (headMissed && lastId) broken = { event_id: lastId, seq: tip.seq, reason: 'head_mismatch' };
+      const ok = broken === null && !headMissed;
+      return { subject_id: subjectId, status: ok ? 'valid' : 'broken', valid: ok, events_checked: checked, first_invalid: broken, purged: null };
     },
 
     /**

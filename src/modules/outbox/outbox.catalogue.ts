@@ -205,12 +205,33 @@ export const EVENT_CATALOGUE = {
     when: 'A connected system is asked for the data it holds about the subject (Art. 15, 20)',
     audience: 'addressed',
     stored: z.object(taskStored),
-    data: z.object(taskSent),
+    data: z.object({
+      ...taskSent,
+      upload_url: z
+        .url()
+        .describe(
+          'Where the system PUTs its part (application/json: one object of data categories, each an array of objects or an object; `?provided_categories=` names those the person provided); the upload completes the task. Built at each send',
+        ),
+    }),
+  },
+  'export.ready': {
+    when: "Every connected system asked for an access or portability export has answered (its part uploaded, nothing to give, or its task recorded as failed), or none was asked: the export waits for the DPO's review (Art. 15(4)); announced once",
+    audience: 'subscribers',
+    data: z.object({
+      request_id: uuid('The access or portability request'),
+      subject_id: uuid('The data subject'),
+      request_type: z.enum(['access', 'portability']).describe('The right exercised'),
+    }),
   },
   'subject.erased': {
     when: "Rightful erased its own copy of the subject's data at the end of an erasure (the ledger stays, unreadable)",
     audience: 'subscribers',
     data: z.object({ subject_id: uuid('The erased subject (now a tombstone)'), request_id: uuid('The erasure request') }),
+  },
+  'subject.purged': {
+    when: "An erased subject's tombstone, ledger and request history were purged at the end of the tenant's accountability period (Art. 5(1)(e), 5(2))",
+    audience: 'subscribers',
+    data: z.object({ subject_id: uuid('The purged subject (only the purge record and suppression-list hashes remain)'), purged_at: instant('When it was purged') }),
   },
   ping: {
     when: 'A test sent by `POST /v1/webhook-endpoints/{id}/test`',

@@ -102,7 +102,7 @@ export const CreateRequestBody = z
     restrict_meanwhile: z
       .boolean()
       .optional()
-      .describe('For an objection to processing only: restrict the processing until the objection is decided (Art. 18(1)(d)); the restricted flag is set at once'),
+      .describe('For an objection to processing only: restrict the processing until the objection is decided (Art. 18(1)(d)); the restricted flag is set at once and every system that handles restriction is sent `restriction.requested` (Art. 19); when the objection is decided, open restriction tasks are cancelled and the systems told get `restriction.lifted`'),
   })
   .strict()
   .superRefine((b, ctx) => {

@@ -10,11 +10,13 @@ import type { OutboxRepo } from '../outbox/outbox.repo.js';
 import type { PrivacyNoticeService } from '../privacy-notice/privacy-notice.service.js';
 import { SubjectNotFound } from '../subjects/subjects.errors.js';
 import type { SubjectRow, SubjectsRepo } from '../subjects/subjects.repo.js';
+import { purgeRow } from '../subjects/subjects.purge.js';
 import type { SubjectsService } from '../subjects/subjects.service.js';
 import type { TenantRow, TenantsRepo } from '../tenants/tenants.repo.js';
 import type { TenantContext } from '../tenants/tenants.service.js';
 import type { ConsentsService } from '../consents/consents.service.js';
 import type { Exemption, TasksService } from '../tasks/tasks.service.js';
+import { ART19_GROUNDS } from '../tasks/tasks.table.js';
 import {
   GROUNDS,
   groundApplies,
@@ -135,6 +137,8 @@ export function createRightsRequestsService(deps: {
   privacyNotice: PrivacyNoticeService;
   outbox: OutboxRepo;
   tasks: TasksService;
+  /** Deletes the person's gathered export data (the systems' parts) on erasure. */
+  exportData: { deleteForSubject(tenantId: string, subjectId: string, tx: Tx): Promise<void> };
   clock?: () => Date;
 }) {
   const { db, repo, tenants, subjectsRepo, subjects, consents, privacyNotice, outbox, tasks } = deps;
@@ -215,7 +219,7 @@ export function createRightsRequestsService(deps: {
    * sealed text become unreadable), identifier rows and encrypted details go, the ledger rows stay and still verify,
    * the subject becomes an `erased` tombstone. Before that, the identifiers' keyed hashes go on the suppression list
    * when the person refused direct marketing (or the tenant suppresses every erased person): a later import of the
-   * same email is not marketed to (Art. 21(3)).
+   * same email is not marketed to (Art. 21(3)). Erasure tasks exempt until a date keep a sealed locator of their own.
    */
   async function eraseSubject(r: RequestRow, tenant: TenantRow, now: Date, tx: Tx): Promise<void> {
     const subject = await subjectsRepo.lock(r.tenantId, r.subjectId, tx);
@@ -224,8 +228,14 @@ export function createRightsRequestsService(deps: {
       await consents.suppress(r.tenantId, r.subjectId, r.id, tx);
     }
     await repo.forgetTextsOf(r.tenantId, r.subjectId, tx);
+    await deps.exportData.deleteForSubject(r.tenantId, r.subjectId, tx);
+    // Art. 17(3)(b): a system exempt until a date is asked to erase when it ends; what it needs to find the person
+    // is kept for it, under a key of its task's own, before the subject's key goes.
+    await tasks.keepLocators(r.tenantId, r.id, subject, tx);
     await subjects.erase(r.tenantId, r.subjectId, now, tx);
     await outbox.insert([{ ...eventRow(r.tenantId, 'subject.erased' as EventType, { subject_id: r.subjectId, request_id: r.id }, now), refId: r.id }], tx);
+    // Art. 5(2), 5(1)(e): the tombstone, ledger and history are kept for the accountability period, then purged.
+    await outbox.insert([purgeRow(r.tenantId, r.subjectId, now, tenant.accountabilityDays)], tx);
   }
 
   /**
@@ -241,7 +251,9 @@ export function createRightsRequestsService(deps: {
     if (!r || !fansOut(r.type) || r.status !== 'in_progress') return;
     const tenant = (await tenants.findById(tenantId, tx))!;
     const all = await tasks.list(tenantId, requestId, tx);
-    const exempt = all.items.filter((t) => t.status === 'exempt' && t.exemption);
+    // Art. 17(3) exemptions keep data: the erasure is partial. Art. 19 ones (a recipient not told, as impossible or
+    // disproportionate) keep nothing: they stay in the audit trail and the recipients list, not in the outcome.
+    const exempt = all.items.filter((t) => t.status === 'exempt' && t.exemption && !(ART19_GROUNDS as readonly string[]).includes(t.exemption.ground));
     const grounds = [...new Set(exempt.map((t) => t.exemption!.ground))] as Ground[];
     const result: Outcome = exempt.length ? 'partially_granted' : 'granted';
     const outcome = {
@@ -443,9 +455,10 @@ export function createRightsRequestsService(deps: {
           events.push({ type: 'request.status_changed', data: eventData(r, { from: 'received', to: 'in_progress' }) });
         }
         await outbox.insert(events.map((e) => ({ ...eventRow(ctx.id, e.type, e.data, now), refId: r.id })), tx);
-        // Art. 18, 19: every system that handles restriction, and every recipient, is told at once. The request stays
-        // in progress; it completes when the last of them answers (or when the DPO completes it).
-        if (input.type === 'restriction') await tasks.fanOut(actor, taskRequest(r), 'restriction', {}, tx);
+        // Art. 18, 19: every system that handles restriction, and every recipient, is told at once. A restriction
+        // request stays in progress; it completes when the last of them answers (or when the DPO completes it). An
+        // objection restricting meanwhile (Art. 18(1)(d)) tells them too, and stays open for the DPO's decision.
+        if (restrictionGround) await tasks.fanOut(actor, taskRequest(r), 'restriction', {}, tx);
         await reschedule(tenant, r, now, true, tx);
         return presentOne(r, subject, now, tx);
       });
@@ -737,12 +750,8 @@ export function createRightsRequestsService(deps: {
         }
         // A restriction granted stays until lifted (Art. 18(3)); one refused or withdrawn, or an objection decided,
         // no longer holds the flag.
-        let liftedForSystems = false;
-        if (closes && r.restrictionGround && !(r.type === 'restriction' && status === 'completed')) {
-          facts.restriction = await releaseRestriction(r, tx);
-          // The systems told to restrict are told it is lifted, or they would restrict for ever.
-          liftedForSystems = facts.restriction === 'lifted' && r.type === 'restriction' && (await tasks.list(r.tenantId, r.id, tx)).items.some((x) => x.kind === 'restriction');
-        }
+        const restrictionEnds = closes && r.restrictionGround !== null && !(r.type === 'restriction' && status === 'completed');
+        if (restrictionEnds) facts.restriction = await releaseRestriction(r, tx);
 
         const timed = action !== 'comment';
         const deadline = computeDeadline(deadlineInput(tenant, { ...r, pauses, extended: patch.extended ?? r.extended }));
@@ -768,7 +777,12 @@ export function createRightsRequestsService(deps: {
         if (status === 'completed') events.push({ type: 'request.completed', data: eventData(updated) });
         await outbox.insert(events.map((e) => ({ ...eventRow(actor.tenantId, e.type, e.data, now), refId: updated.id })), tx);
         if (closes || updated.dueDate !== r.dueDate || (updated.dueDate === null) !== (r.dueDate === null)) await reschedule(tenant, updated, now, false, tx);
-        if (liftedForSystems) await tasks.fanOut(actor, taskRequest(updated), 'restriction_lifted', {}, tx);
+        if (restrictionEnds) {
+          // Art. 18(3), 19: its restriction tasks still open are cancelled; if the flag is lifted, the systems that
+          // were told to restrict are told it is lifted, or they would restrict for ever (those never told need not be).
+          const told = await tasks.cancelRestriction(r.tenantId, r.id, tx);
+          if (facts.restriction === 'lifted' && told.length) await tasks.fanOut(actor, taskRequest(updated), 'restriction_lifted', { systemIds: told }, tx);
+        }
         if (action === 'approve' && fansOut(r.type)) {
           const open_ = await tasks.fanOut(actor, taskRequest(updated), FAN_OUT_KIND[r.type], { exemptions: input.exemptions, publicDisclosure: input.public_disclosure }, tx);
           // No system to wait for: the request completes at once (an erasure once Rightful has erased its own copy).

@@ -99,7 +99,7 @@ export const TRANSITIONS = {
     operationId: 'rejectRightsRequest',
     summary: 'Refuse the request (Art. 12(4))',
     description:
-      'With the grounds (from the catalogue, each valid for the right asked), the reasons in `detail` (stored encrypted) and when and how the person was told. The answer (`outcome`) names the supervisory authority and the judicial remedy from the tenant settings, or says they are not configured. A restriction request rejected lifts the restricted flag unless another restriction holds it; an objection to processing rejected (art21_1_compelling_grounds) is refused.',
+      'With the grounds (from the catalogue, each valid for the right asked), the reasons in `detail` (stored encrypted) and when and how the person was told. The answer (`outcome`) names the supervisory authority and the judicial remedy from the tenant settings, or says they are not configured. A restriction request rejected lifts the restricted flag unless another restriction holds it; an objection to processing rejected (art21_1_compelling_grounds) is refused. Either way its restriction tasks still open are cancelled, and when the flag is lifted the systems that were told to restrict are sent restriction.lifted (Art. 18(3), 19).',
   },
   complete: {
     from: ACTIVE,
@@ -110,7 +110,7 @@ export const TRANSITIONS = {
     operationId: 'completeRightsRequest',
     summary: 'Complete the request (Art. 12(4))',
     description:
-      'Records the answer: `outcome` granted or partially_granted (a partial refusal gives its grounds, and its answer names the supervisory authority and the judicial remedy), and when and how the person was told. An automated_decision request needs the human review (Art. 22(3)): reviewer, the person\'s point of view, the decision, and whether it changed. An information request completes once the notice was sent. An objection to processing completed is upheld. Refused while identity or a clarification is awaited.',
+      'Records the answer: `outcome` granted or partially_granted (a partial refusal gives its grounds, and its answer names the supervisory authority and the judicial remedy), and when and how the person was told. An automated_decision request needs the human review (Art. 22(3)): reviewer, the person\'s point of view, the decision, and whether it changed. An information request completes once the notice was sent. An objection to processing completed is upheld; if it restricted the processing meanwhile (Art. 18(1)(d)), the flag is lifted unless another restriction holds it, its restriction tasks still open are cancelled and the systems that were told to restrict are sent restriction.lifted. Refused while identity or a clarification is awaited.',
   },
   withdraw: {
     from: OPEN_STATUSES,
@@ -118,7 +118,8 @@ export const TRANSITIONS = {
     clock: 'reminders cancelled',
     operationId: 'withdrawRightsRequest',
     summary: 'The subject withdrew the request',
-    description: 'Closes the request and cancels its reminders. A restriction request withdrawn lifts the restricted flag unless another restriction holds it.',
+    description:
+      'Closes the request and cancels its reminders. A restriction request (or an objection restricting meanwhile) withdrawn lifts the restricted flag unless another restriction holds it; its restriction tasks still open are cancelled, and when the flag is lifted the systems that were told to restrict are sent restriction.lifted (Art. 18(3), 19).',
   },
   assign: {
     from: OPEN_STATUSES,

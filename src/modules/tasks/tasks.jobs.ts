@@ -1,6 +1,7 @@
 // The worker's part of system tasks: topic task.send sends a task to its system, addressed to it alone. A system
 // with a webhook endpoint gets the task's event, whose data (how to find the person, the callback link) is built at
-// send time and never stored; a system reached by `contact_email` gets an email when SMTP is configured.
+// send time and never stored; a system reached by `contact_email` gets an email when SMTP is configured. Topic
+// task.reopen reopens an erasure task exempt until a date when the period is over (Art. 17(3)(b)), which sends it.
 //
 // What the email holds, and why: ids, what is asked, the due date, the person's CRM reference (`external_ref`, a
 // pseudonymous key that means nothing outside the controller's systems) and the callback link. Never the person's
@@ -15,7 +16,7 @@ import type { Dispatcher } from '../outbox/outbox.dispatcher.js';
 import { addressedEventRow, type EventBodies, type EventType } from '../outbox/outbox.events.js';
 import { createTenantsRepo } from '../tenants/tenants.repo.js';
 import type { TaskMail, TaskMailer, TasksService } from './tasks.service.js';
-import { TASK_EVENT, TASK_SEND_TOPIC } from './tasks.service.js';
+import { TASK_EVENT, TASK_REOPEN_TOPIC, TASK_SEND_TOPIC } from './tasks.service.js';
 
 /** What each kind of task asks, in the mail's words. */
 const ASKED: Record<TaskMail['kind'], { title: string; text: string }> = {
@@ -85,7 +86,7 @@ function createTaskMailer(smtp: { url: string; from: string } | null, db: Db): {
   };
 }
 
-/** Registers topic task.send and the send-time bodies of the events tasks are sent as. */
+/** Registers topics task.send and task.reopen, and the send-time bodies of the events tasks are sent as. */
 export function registerTasksJobs(
   dispatcher: Pick<Dispatcher, 'register' | 'onClose'>,
   deps: { tasks: TasksService; bodies: EventBodies; config: Pick<Config, 'smtp'>; db: Db },
@@ -100,6 +101,12 @@ export function registerTasksJobs(
         addressed: (t, endpointId, type, data) => ({ ...addressedEventRow(t.tenantId, type as never, data as never, endpointId), refId: t.requestId }),
         mail: mailer.mail,
       });
+    },
+  });
+  dispatcher.register(TASK_REOPEN_TOPIC, {
+    payload: z.object({ task_id: z.uuid() }),
+    handle: async (_row, payload) => {
+      await deps.tasks.reopen(payload.task_id);
     },
   });
   dispatcher.onClose(() => mailer.close());

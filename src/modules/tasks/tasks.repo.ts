@@ -70,14 +70,16 @@ export function createTasksRepo(db: Tx) {
         .returning();
       return row!;
     },
-    async openCount(tenantId: string, requestId: string, tx: Tx): Promise<number> {
+    /** How many of the request's tasks are in `statuses` (default: open). */
+    async openCount(tenantId: string, requestId: string, tx: Tx, statuses: TaskStatus[] = OPEN_TASK_STATUSES): Promise<number> {
       const [row] = await tx
         .select({ n: sql<number>`count(*)::int` })
         .from(systemTasks)
-        .where(and(eq(systemTasks.tenantId, tenantId), eq(systemTasks.requestId, requestId), inArray(systemTasks.status, OPEN_TASK_STATUSES)));
+        .where(and(eq(systemTasks.tenantId, tenantId), eq(systemTasks.requestId, requestId), inArray(systemTasks.status, statuses)));
       return row?.n ?? 0;
     },
-    /** Per system, how many tasks of open requests wait on it. */
+    /** Per system, how many open tasks wait on it (a task reopened when its exemption ended counts, though its
+     * request is completed). */
     async openBySystem(tenantId: string, tx: Tx = db): Promise<{ systemId: string | null; systemName: string | null; open: number }[]> {
       return tx
         .select({ systemId: systemTasks.systemId, systemName: systems.name, open: sql<number>`count(*)::int` })

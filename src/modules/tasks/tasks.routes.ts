@@ -19,9 +19,11 @@ const tags = ['rights-requests'];
 
 const ACTION_TEXT = {
   acknowledge: 'The system has the task in hand.',
-  complete: 'The system has done it (a failed task may be completed once it was done by other means).',
+  complete:
+    'The system has done it (a failed task may be completed once it was done by other means; an exempt one once the system erased what it kept, before the end date: the task is then never reopened).',
   fail: 'The system could not do it, with the reason; the DPO may retry it, exempt it, or complete the request with the failure recorded.',
-  exempt: 'The DPO keeps data in this system under an Art. 17(3) ground, for the categories and until the date named (erasure tasks only).',
+  exempt:
+    "The DPO keeps data in this system under an Art. 17(3) ground, for the categories and until the date named (erasure tasks only); an exempt task may be exempt again with other terms. `until` must be after today in the controller's time zone (a 400 naming `until` otherwise); when it is over, Rightful reopens the task and sends it to the system (Art. 17(3)(b)). Once the person is erased, an exemption until a date is refused (409) for a task that kept nothing to find them by. Art. 19: a recipient's task (rectification, erasure, restriction or its lifting) may instead be exempt on `art19_impossible` or `art19_disproportionate_effort` with the reason why, which the DPO must record (409 for a system that is not a recipient or processor); the request is not partial for it.",
   retry: 'Sends a failed task again, with a new callback link (the old one stops working).',
 } as const;
 

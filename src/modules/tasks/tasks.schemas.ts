@@ -1,5 +1,7 @@
 import { z } from 'zod';
-import { TASK_KINDS, TASK_STATUSES } from './tasks.table.js';
+import { DateInput } from '../../lib/instants.js';
+import { ERASURE_EXEMPTION_GROUNDS } from '../rights-requests/rights-requests.catalogue.js';
+import { ART19_GROUNDS, TASK_KINDS, TASK_STATUSES } from './tasks.table.js';
 
 const Reason = z.string().trim().min(1).max(2000).meta({ pattern: '\\S' });
 
@@ -12,11 +14,17 @@ export const TaskSchema = z
     recipient: z.boolean().describe('The system is a recipient the data was disclosed to (Art. 19), processors included'),
     reach: z.enum(['webhook', 'email']).nullable().describe('How the system is told: an addressed webhook, or an email to its contact'),
     kind: z.enum(TASK_KINDS),
-    status: z.enum(TASK_STATUSES),
+    status: z
+      .enum(TASK_STATUSES)
+      .describe(
+        'pending (not sent yet, or not answered), acknowledged, completed, failed (may be retried), exempt (Art. 17(3)), or cancelled (by Rightful: its request ended without what it asked being due any more, e.g. a restriction refused or withdrawn)',
+      ),
     exemption: z
       .object({ ground: z.string(), categories: z.array(z.string()), until: z.iso.date().nullable() })
       .nullable()
-      .describe('Art. 17(3): the ground, the data categories kept and until when'),
+      .describe(
+        "Art. 17(3): the ground, the data categories kept and until when. When `until` is over (the next midnight in the controller's time zone) Rightful reopens the task: it goes back to pending, is sent again and the system is asked to erase (Art. 17(3)(b)); the exemption then stays as the record of what was kept until when",
+      ),
     reason: z.string().nullable().describe('Why it failed or was exempted, decrypted (null once the person is erased)'),
     sends: z.number().int().describe('How many times the task was sent to its system (a retry sends again)'),
     notified_at: z.iso.datetime().nullable().describe('When the system was last sent the task'),
@@ -56,11 +64,20 @@ export const TaskActionBodies = {
   exempt: z
     .object({
       ground: z
-        .enum(['art17_3_a_expression', 'art17_3_b_legal_obligation', 'art17_3_c_public_health', 'art17_3_d_archiving_research', 'art17_3_e_legal_claims'])
-        .describe('The Art. 17(3) ground'),
-      categories: z.array(z.string().trim().min(1).max(100)).min(1).max(50),
-      until: z.iso.date().optional(),
-      reason: Reason.optional(),
+        .enum([...ERASURE_EXEMPTION_GROUNDS, ...ART19_GROUNDS])
+        .describe(
+          'An Art. 17(3) ground (erasure tasks: the system keeps the data named in `categories`), or an Art. 19 ground (any task of a recipient but an export: telling this recipient proves impossible, or involves disproportionate effort — `reason` required, saying why; the request is not partial for it, Rightful and the other systems still act)',
+        ),
+      categories: z
+        .array(z.string().trim().min(1).max(100))
+        .min(1)
+        .max(50)
+        .optional()
+        .describe('Art. 17(3) grounds: the data categories the system keeps (required). Not taken with an Art. 19 ground'),
+      until: DateInput.optional().describe(
+        "When the period the data are kept for ends: a date after today in the controller's time zone, at most 9999-12-30. The task is reopened and sent to the system the day after (Art. 17(3)(b)). None for an open-ended ground",
+      ),
+      reason: Reason.optional().describe('Why; required with an Art. 19 ground; stored encrypted'),
     })
     .strict(),
   retry: z.object({ reason: Reason.optional() }).strict(),

@@ -7,8 +7,17 @@ import { tenants } from '../tenants/tenants.table.js';
 
 /** What a task asks of its system. public_disclosure (Art. 17(2)) informs other controllers of data made public. */
 export const TASK_KINDS = ['erasure', 'rectification', 'restriction', 'restriction_lifted', 'export', 'public_disclosure'] as const;
-/** pending → acknowledged → completed | failed | exempt; a failed task may be retried (back to pending). */
-export const TASK_STATUSES = ['pending', 'acknowledged', 'completed', 'failed', 'exempt'] as const;
+/**
+ * pending → acknowledged → completed | failed | exempt; a failed task may be retried (back to pending); an exempt
+ * erasure task whose Art. 17(3) period ends goes back to pending (reopened by Rightful). cancelled: the request ended
+ * without what the task asked being due any more (a restriction refused, withdrawn or decided, Art. 18): set by
+ * Rightful, never by a client.
+ */
+export const TASK_STATUSES = ['pending', 'acknowledged', 'completed', 'failed', 'exempt', 'cancelled'] as const;
+
+/** Art. 19: a recipient need not be told where that proves impossible or involves disproportionate effort; the DPO
+ * records which, and why. */
+export const ART19_GROUNDS = ['art19_impossible', 'art19_disproportionate_effort'] as const;
 
 export type TaskExemption = { ground: string; categories: string[]; until: string | null; note?: string };
 
@@ -34,7 +43,8 @@ export const systemTasks = pgTable(
     reasonSealed: bytea('reason_sealed'),
     // An erasure task exempt until a date (Art. 17(3)(b) retention) must still reach its system when the period
     // ends, after Rightful has forgotten the person: what the system needs to find them (its external_ref and the
-    // identifiers), sealed under a key of the task's own, wrapped by the master key. Destroyed when the task closes.
+    // identifiers), sealed under a key of the task's own, wrapped by the master key. Written in the erasure's
+    // transaction, before the subject's key is destroyed; destroyed (all three set to null) when the task closes.
     locatorSealed: bytea('locator_sealed'),
     locatorKeyWrapped: bytea('locator_key_wrapped'),
     locatorKeyId: text('locator_key_id'),

@@ -1,5 +1,6 @@
 import { eq } from 'drizzle-orm';
-import type { Tx } from '../../db/client.js';
+import { inTransaction, type Tx } from '../../db/client.js';
+import { bringPurgesForward } from '../subjects/subjects.purge.js';
 import { tenants } from './tenants.table.js';
 
 export type TenantRow = typeof tenants.$inferSelect;
@@ -16,8 +17,12 @@ export function createTenantsRepo(db: Tx) {
       return row;
     },
     async update(id: string, patch: Partial<NewTenantRow>, tx: Tx = db): Promise<TenantRow | undefined> {
-      const [row] = await tx.update(tenants).set({ ...patch, updatedAt: new Date() }).where(eq(tenants.id, id)).returning();
-      return row;
+      return inTransaction(tx, async (t) => {
+        const [row] = await t.update(tenants).set({ ...patch, updatedAt: new Date() }).where(eq(tenants.id, id)).returning();
+        // A shorter accountability period applies to the people already erased: their purges come forward with it.
+        if (row && patch.accountabilityDays !== undefined) await bringPurgesForward(id, t);
+        return row;
+      });
     },
   };
 }

@@ -44,6 +44,15 @@ export const SupervisoryAuthoritySchema = z
   .strict()
   .meta({ id: 'SupervisoryAuthority', description: 'The supervisory authority competent for the controller' });
 
+/** Accountability period (Art. 5(2), 5(1)(e)): days an erased person's tombstone, ledger and request history are
+ * kept after the erasure before they are purged. 1095 days (three years) unless the tenant sets another. */
+export const ACCOUNTABILITY_DAYS = { min: 30, max: 36_500, default: 1095 } as const;
+/** Days an export's gathered data (the systems' parts) is kept after its request closes, then deleted. */
+export const EXPORT_RETENTION_DAYS = { min: 1, max: 365, default: 30 } as const;
+/** Download links for the person (Art. 15(3), 20): hours a link lives and downloads it allows, unless the CRM asks otherwise. */
+export const EXPORT_LINK_TTL_HOURS = { min: 1, max: 720, default: 168 } as const;
+export const EXPORT_LINK_MAX_DOWNLOADS = { min: 1, max: 20, default: 3 } as const;
+
 export const TenantSchema = z
   .object({
     id: z.uuid(),
@@ -57,6 +66,16 @@ export const TenantSchema = z
     suppress_erased: z
       .boolean()
       .describe('Every erased person goes on the direct-marketing suppression list (Art. 21(3)); when false, only those who objected to or withdrew from direct marketing'),
+    accountability_days: z
+      .number()
+      .int()
+      .describe("Days an erased person's tombstone, unreadable consent ledger and request history are kept after the erasure (accountability, Art. 5(2)), then purged (Art. 5(1)(e))"),
+    export_retention_days: z
+      .number()
+      .int()
+      .describe("Days an access or portability export's gathered data is kept after its request closes (for further copies), then deleted (Art. 5(1)(e)); at once on erasure"),
+    export_link_ttl_hours: z.number().int().describe('Hours a download link for the person lives unless its issuer says otherwise'),
+    export_link_max_downloads: z.number().int().describe('Downloads a link for the person allows unless its issuer says otherwise'),
     controller_contact: ContactSchema.nullable().describe("The controller's contact details as the privacy notice shows them (Art. 13(1)(a))"),
     dpo_contact: ContactSchema.nullable().describe("The data protection officer's contact details as the privacy notice shows them (Art. 13(1)(b))"),
     supervisory_authority: SupervisoryAuthoritySchema.nullable().describe('Where a person may lodge a complaint (Art. 13(2)(d), 77); named in the notice and in refusals (Art. 12(4))'),
@@ -88,6 +107,38 @@ export const TenantSettingsSchema = z.object({
     .boolean()
     .optional()
     .describe('Default true: every erased person is suppressed from direct marketing; false: only objectors and those who withdrew a marketing consent'),
+  accountability_days: z
+    .number()
+    .int()
+    .min(ACCOUNTABILITY_DAYS.min)
+    .max(ACCOUNTABILITY_DAYS.max)
+    .optional()
+    .describe(
+      `Days (${ACCOUNTABILITY_DAYS.min}–${ACCOUNTABILITY_DAYS.max}, default ${ACCOUNTABILITY_DAYS.default}) an erased person's records are kept after the erasure before they are purged (Art. 5(2), 5(1)(e)); a change applies to people already erased whose purge has not run yet`,
+    ),
+  export_retention_days: z
+    .number()
+    .int()
+    .min(EXPORT_RETENTION_DAYS.min)
+    .max(EXPORT_RETENTION_DAYS.max)
+    .optional()
+    .describe(
+      `Days (${EXPORT_RETENTION_DAYS.min}–${EXPORT_RETENTION_DAYS.max}, default ${EXPORT_RETENTION_DAYS.default}) an export's gathered data is kept after its request closes, then deleted (Art. 5(1)(e)); a change applies to exports not yet deleted`,
+    ),
+  export_link_ttl_hours: z
+    .number()
+    .int()
+    .min(EXPORT_LINK_TTL_HOURS.min)
+    .max(EXPORT_LINK_TTL_HOURS.max)
+    .optional()
+    .describe(`Hours (${EXPORT_LINK_TTL_HOURS.min}–${EXPORT_LINK_TTL_HOURS.max}, default ${EXPORT_LINK_TTL_HOURS.default}) a new download link lives; links already issued keep theirs`),
+  export_link_max_downloads: z
+    .number()
+    .int()
+    .min(EXPORT_LINK_MAX_DOWNLOADS.min)
+    .max(EXPORT_LINK_MAX_DOWNLOADS.max)
+    .optional()
+    .describe(`Downloads (${EXPORT_LINK_MAX_DOWNLOADS.min}–${EXPORT_LINK_MAX_DOWNLOADS.max}, default ${EXPORT_LINK_MAX_DOWNLOADS.default}) a new download link allows`),
   controller_contact: ContactSchema.nullable().optional().describe("The controller's contact details for the privacy notice (Art. 13(1)(a)); replaces the whole object; null to clear"),
   dpo_contact: ContactSchema.nullable().optional().describe("The DPO's contact details for the privacy notice (Art. 13(1)(b)); replaces the whole object; null to clear"),
   supervisory_authority: SupervisoryAuthoritySchema.nullable().optional().describe('The competent supervisory authority (Art. 13(2)(d), 77); null to clear'),

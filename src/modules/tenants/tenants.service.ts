@@ -4,7 +4,7 @@ import { ValidationFailed, type FieldProblem } from '../../lib/errors.js';
 import type { Keyring } from '../../lib/keyring.js';
 import { UnknownTenant } from './tenants.errors.js';
 import type { TenantRow, TenantsRepo } from './tenants.repo.js';
-import type { Tenant, UpdateTenant } from './tenants.schemas.js';
+import { ACCOUNTABILITY_DAYS, EXPORT_LINK_MAX_DOWNLOADS, EXPORT_LINK_TTL_HOURS, EXPORT_RETENTION_DAYS, type Tenant, type UpdateTenant } from './tenants.schemas.js';
 
 /** What a request needs of its tenant on every call: settings and the unwrapped blind-index key. */
 export type TenantContext = {
@@ -32,6 +32,10 @@ export function toTenant(row: TenantRow): Tenant {
     supervisory_authority: row.supervisoryAuthority ?? null,
     judicial_remedy: row.judicialRemedy ?? null,
     suppress_erased: row.suppressErased,
+    accountability_days: row.accountabilityDays,
+    export_retention_days: row.exportRetentionDays,
+    export_link_ttl_hours: row.exportLinkTtlHours,
+    export_link_max_downloads: row.exportLinkMaxDownloads,
     created_at: row.createdAt.toISOString(),
     updated_at: row.updatedAt.toISOString(),
   };
@@ -80,6 +84,10 @@ export function createTenantsService(deps: { repo: TenantsRepo; keyring: Keyring
         supervisoryAuthority: input.supervisory_authority ?? null,
         judicialRemedy: input.judicial_remedy ?? null,
         suppressErased: input.suppress_erased ?? true,
+        accountabilityDays: input.accountability_days ?? ACCOUNTABILITY_DAYS.default,
+        exportRetentionDays: input.export_retention_days ?? EXPORT_RETENTION_DAYS.default,
+        exportLinkTtlHours: input.export_link_ttl_hours ?? EXPORT_LINK_TTL_HOURS.default,
+        exportLinkMaxDownloads: input.export_link_max_downloads ?? EXPORT_LINK_MAX_DOWNLOADS.default,
         indexKeyWrapped: wrapped,
         keyId,
       });
@@ -107,6 +115,10 @@ export function createTenantsService(deps: { repo: TenantsRepo; keyring: Keyring
         supervisoryAuthority: patch.supervisory_authority,
         judicialRemedy: patch.judicial_remedy,
         suppressErased: patch.suppress_erased,
+        accountabilityDays: patch.accountability_days,
+        exportRetentionDays: patch.export_retention_days,
+        exportLinkTtlHours: patch.export_link_ttl_hours,
+        exportLinkMaxDownloads: patch.export_link_max_downloads,
       });
       if (!row) throw new UnknownTenant();
       cache.delete(tenantId);

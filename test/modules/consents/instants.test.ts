@@ -85,7 +85,7 @@ t.test('a ledger poisoned with a year-0 instant reads, verifies, and is repaired
   t.equal(history.statusCode, 200, 'the history reads before the repair');
   t.equal(history.json().items[1].occurred_at, '0000-01-01T00:00:00.000Z');
   const verify = await ta.call({ method: 'GET', url: `/v1/subjects/${subject}/consents/verify` });
-  t.same(verify.json(), { subject_id: subject, valid: true, events_checked: 2, first_invalid: null }, 'and verifies');
+  t.same(verify.json(), { subject_id: subject, status: 'valid', valid: true, events_checked: 2, first_invalid: null, purged: null }, 'and verifies');
   const before = await ta.call({ method: 'GET', url: `/v1/subjects/${subject}/consents` });
   t.equal(before.statusCode, 200);
   t.equal(before.json().purposes[0].status, 'granted', 'the poisoned withdrawal was ignored by the projection');

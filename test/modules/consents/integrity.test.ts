@@ -91,7 +91,7 @@ t.test('ledger integrity', async (t) => {
     );
     t.same(results.map((r) => r.statusCode), Array(50).fill(201));
     const verify = await ta.call({ method: 'GET', url: `/v1/subjects/${subject}/consents/verify` });
-    t.same(verify.json(), { subject_id: subject, valid: true, events_checked: 50, first_invalid: null });
+    t.same(verify.json(), { subject_id: subject, status: 'valid', valid: true, events_checked: 50, first_invalid: null, purged: null });
     const seqs = await ta.sql.query('SELECT seq FROM consent_events WHERE subject_id = $1 ORDER BY seq', [subject]);
     t.same(seqs.rows.map((r) => r.seq), Array.from({ length: 50 }, (_, i) => i + 1), 'no fork, no gap');
   });

@@ -28,7 +28,7 @@ t.test('consent ledger', async (t) => {
     t.equal(after.json().purposes[0].event_id, second.events[0].id);
 
     const verify = await ta.call({ method: 'GET', url: `/v1/subjects/${subject}/consents/verify` });
-    t.same(verify.json(), { subject_id: subject, valid: true, events_checked: 2, first_invalid: null });
+    t.same(verify.json(), { subject_id: subject, status: 'valid', valid: true, events_checked: 2, first_invalid: null, purged: null });
   });
 
   t.test('several decisions in one call are chained in order, and evidence is kept encrypted', async (t) => {

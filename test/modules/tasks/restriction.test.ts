@@ -144,6 +144,10 @@ t.test('lifting a restriction (Art. 18(3)): the person is told first; refused wh
   // A later restriction refused: the lifted one no longer holds the flag, and the systems told are told it is lifted.
   const later = await restrict(ta, s, 'unlawful_processing');
   t.equal(await restricted(ta, s), true);
+  // Both systems have it in hand (they were told), neither has answered finally.
+  for (const x of await tasksOf(ta, later.id)) {
+    t.equal((await ta.call({ method: 'POST', url: `/v1/rights-requests/${later.id}/tasks/${x.id}/acknowledge`, payload: {} })).statusCode, 200);
+  }
   const refused = await ta.call({
     method: 'POST',
     url: `/v1/rights-requests/${later.id}/reject`,
@@ -153,6 +157,7 @@ t.test('lifting a restriction (Art. 18(3)): the person is told first; refused wh
   t.equal(await restricted(ta, s), false, 'a restriction lifted no longer holds the flag');
   const laterTasks = await tasksOf(ta, later.id);
   t.same(laterTasks.map((x) => x.kind).sort(), ['restriction', 'restriction', 'restriction_lifted', 'restriction_lifted'], 'the systems told to restrict are told it is lifted');
+  t.same(laterTasks.filter((x) => x.kind === 'restriction').map((x) => x.status), ['cancelled', 'cancelled'], 'its restriction tasks still open are cancelled (Art. 18(3))');
 });
 
 t.test('a restriction with no system to tell stays in progress for the DPO, and is lifted with no task', async (t) => {

@@ -166,7 +166,7 @@ t.test('the worker logs JSON lines with pino on stdout, nothing on stderr, from 
   t.ok(records.every((r) => r?.process === 'worker'), 'each names the worker process');
   const started = records.find((r) => r?.msg === 'worker started');
   t.ok(started, 'it logs its start');
-  t.same([...(started?.topics ?? [])].sort(), ['email.dpo', 'event', 'task.send', 'webhook.delivery'], 'with the topics its dispatcher handles');
+  t.same([...(started?.topics ?? [])].sort(), ['email.dpo', 'event', 'export.expire', 'subject.purge', 'task.reopen', 'task.send', 'webhook.delivery'], 'with the topics its dispatcher handles');
   t.match(records.find((r) => r?.msg === 'worker closing'), { signal: 'SIGTERM' }, 'it logs the signal it closes on');
   t.ok(records.some((r) => r?.msg === 'worker closed'), 'and that it closed');
   t.equal(child.stderr(), '', 'nothing on stderr');
