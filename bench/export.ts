@@ -45,8 +45,12 @@ const run = createRun({ pidFile: join(RESULTS, '.export-pids'), logPrefix: 'expo
 type Mail = { to: string; text: string };
 
 function rssOf(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) * 1024 : NaN;
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : NaN;
+  } catch {
+    return NaN; // the process is gone (a failed run's clean-up stopped it)
+  }
 }
 
 /** Samples a process's RSS every 20 ms until stopped; the peak and the first sample. */
@@ -225,7 +229,9 @@ async function main(): Promise<void> {
   const one = await download(single.url, single.code);
   const baseOne = await baselineRead(basePool);
 
-  const links = await Promise.all(Array.from({ length: opts.parallel }, () => codedLink()));
+  // One after another: each code is read from the mail its own request produced.
+  const links: { url: string; code: string }[] = [];
+  for (let i = 0; i < opts.parallel; i++) links.push(await codedLink());
   await sleep(500);
   const watch = watchRss(api.pid!);
   const tParallel = performance.now();

@@ -176,23 +176,7 @@ export function createExportLinksService(deps: {
   const urlOf = (token: string) => `${deps.publicBaseUrl}/v1/exports/${token}`;
 
   async function audit(r: Pick<RequestRow, 'tenantId' | 'id'>, action: string, actor: string, at: Date, facts: Record<string, unknown>, tx: Tx): Promise<void> {
-    await requests.insertEvent(
-      {
-        id: crypto.randomUUID(),
-        tenantId: r.tenantId,
-        requestId: r.id,
-        seq: await requests.nextSeq(r.id, tx),
-        action,
-        fromStatus: null,
-        toStatus: null,
-        at,
-        recordedAt: at,
-        actor,
-        facts,
-        noteSealed: null,
-      },
-      tx,
-    );
+    await requests.appendNote(r, { action, actor, at, facts }, tx);
   }
 
   /** The request, locked, so audit lines of concurrent calls take distinct sequence numbers. */

@@ -149,23 +149,7 @@ export function createExportsService(deps: {
 
   async function audit(r: Pick<RequestRow, 'id' | 'tenantId'>, actor: string, action: string, facts: Record<string, unknown>, at: Date, tx: Tx, note?: { text: string; key: Buffer }) {
     const id = crypto.randomUUID();
-    await requests.insertEvent(
-      {
-        id,
-        tenantId: r.tenantId,
-        requestId: r.id,
-        seq: await requests.nextSeq(r.id, tx),
-        action,
-        fromStatus: null,
-        toStatus: null,
-        at,
-        recordedAt: at,
-        actor,
-        facts,
-        noteSealed: note ? seal(note.key, Buffer.from(note.text), noteAad(id)) : null,
-      },
-      tx,
-    );
+    await requests.appendNote(r, { id, action, actor, at, facts, noteSealed: note ? seal(note.key, Buffer.from(note.text), noteAad(id)) : null }, tx);
   }
 
   async function announceReady(r: RequestRow, at: Date, tx: Tx): Promise<void> {

@@ -179,21 +179,14 @@ export function createTransmitService(deps: {
       };
       await inTransaction(db, async (tx) => {
         await requests.lock(by.tenantId, requestId, tx);
-        await requests.insertEvent(
+        await requests.appendNote(
+          { tenantId: by.tenantId, id: requestId },
           {
-            id: crypto.randomUUID(),
-            tenantId: by.tenantId,
-            requestId,
-            seq: await requests.nextSeq(requestId, tx),
             action: result.error ? 'export.transmission_failed' : 'export.transmitted',
-            fromStatus: null,
-            toStatus: null,
-            at,
-            recordedAt: at,
             actor: by.clientId,
+            at,
             // The receiving controller's address (an organisation's endpoint, not the person's data) and its answer.
             facts: { webhook_id: msgId, receiver: target.origin, status_code: result.status_code, duration_ms: result.duration_ms, bytes: result.bytes, error: result.error },
-            noteSealed: null,
           },
           tx,
         );

@@ -127,6 +127,30 @@ export function createRightsRequestsRepo(db: Tx) {
     async insertEvent(row: typeof rightsRequestEvents.$inferInsert, tx: Tx): Promise<void> {
       await tx.insert(rightsRequestEvents).values(row);
     },
+    /**
+     * Appends a line that is not a status change to a request's audit trail (a task's, an export's): its id, the next
+     * sequence number, recorded at `at`. The caller holds the request's row lock, so lines take distinct numbers.
+     */
+    async appendNote(
+      r: { tenantId: string; id: string },
+      line: { action: string; actor: string; at: Date; facts: Record<string, unknown>; id?: string; noteSealed?: Buffer | null },
+      tx: Tx,
+    ): Promise<void> {
+      await tx.insert(rightsRequestEvents).values({
+        id: line.id ?? crypto.randomUUID(),
+        tenantId: r.tenantId,
+        requestId: r.id,
+        seq: await this.nextSeq(r.id, tx),
+        action: line.action,
+        fromStatus: null,
+        toStatus: null,
+        at: line.at,
+        recordedAt: line.at,
+        actor: line.actor,
+        facts: line.facts,
+        noteSealed: line.noteSealed ?? null,
+      });
+    },
     async events(tenantId: string, requestId: string, afterSeq: number, limit: number, tx: Tx = db): Promise<RequestEventRow[]> {
       return tx
         .select()

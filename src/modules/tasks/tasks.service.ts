@@ -162,21 +162,9 @@ export function createTasksService(deps: {
   /** One line in the request's audit trail (`task.<status>`, or `action`) and one task.updated event. */
   async function record(t: TaskRow, from: TaskStatus | null, by: By, at: Date, extra: Record<string, unknown>, tx: Tx, action?: string): Promise<void> {
     const byText = by.kind === 'system' ? 'system callback' : by.kind === 'rightful' ? 'rightful' : by.id;
-    await requests.insertEvent(
-      {
-        id: crypto.randomUUID(),
-        tenantId: t.tenantId,
-        requestId: t.requestId,
-        seq: await requests.nextSeq(t.requestId, tx),
-        action: action ?? `task.${from === null ? 'created' : t.status}`,
-        fromStatus: null,
-        toStatus: null,
-        at,
-        recordedAt: at,
-        actor: byText,
-        facts: { task_id: t.id, system_id: t.systemId, kind: t.kind, from, to: t.status, ...extra },
-        noteSealed: null,
-      },
+    await requests.appendNote(
+      { tenantId: t.tenantId, id: t.requestId },
+      { action: action ?? `task.${from === null ? 'created' : t.status}`, actor: byText, at, facts: { task_id: t.id, system_id: t.systemId, kind: t.kind, from, to: t.status, ...extra } },
       tx,
     );
     await outbox.insert(
@@ -223,20 +211,13 @@ export function createTasksService(deps: {
   async function unreachable(t: TaskRow, tx: Tx): Promise<void> {
     if (await requests.hasEvent(t.tenantId, t.requestId, 'task.unreachable', { task_id: t.id, sends: t.sends }, tx)) return;
     const now = clock();
-    await requests.insertEvent(
+    await requests.appendNote(
+      { tenantId: t.tenantId, id: t.requestId },
       {
-        id: crypto.randomUUID(),
-        tenantId: t.tenantId,
-        requestId: t.requestId,
-        seq: await requests.nextSeq(t.requestId, tx),
         action: 'task.unreachable',
-        fromStatus: null,
-        toStatus: null,
-        at: now,
-        recordedAt: now,
         actor: 'rightful',
+        at: now,
         facts: { task_id: t.id, system_id: t.systemId, kind: t.kind, sends: t.sends, reach: 'email', why: 'no SMTP transport is configured (SMTP_URL): the system must be told by hand' },
-        noteSealed: null,
       },
       tx,
     );

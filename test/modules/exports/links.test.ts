@@ -2,38 +2,13 @@
 // once the DPO approved the package, used in a browser without one, and refused (410) once expired, used up,
 // revoked, locked by wrong codes, or emptied of their data.
 import { createHash } from 'node:crypto';
-import { SMTPServer } from 'smtp-server';
 import t from 'tap';
+import { startSmtpSink, type Mail } from '../../helpers/smtp-sink.js';
 import yauzl from 'yauzl';
 import { build, type TestApp } from '../../helper.js';
 
 type Req = Record<string, any>;
-type Mail = { to: string; raw: string; text: string };
-type Tap = { teardown(fn: () => unknown): void };
 
-/** A local SMTP sink, as test/modules/tasks/email-reach.test.ts captures mail. */
-async function smtpServer(t: Tap): Promise<{ port: number; mails: Mail[] }> {
-  const mails: Mail[] = [];
-  const smtp = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS'],
-    onData(stream, session, callback) {
-      let raw = '';
-      stream.on('data', (c: Buffer) => (raw += c.toString('utf8')));
-      stream.on('end', () => {
-        const text = raw
-          .replace(/\r?\n[ \t]+/g, ' ')
-          .replace(/=\r?\n/g, '')
-          .replace(/=([0-9A-F]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
-        mails.push({ to: session.envelope.rcptTo.map((r) => r.address).join(','), raw, text });
-        callback();
-      });
-    },
-  });
-  await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => new Promise<void>((resolve) => smtp.close(() => resolve())));
-  return { port: (smtp.server.address() as { port: number }).port, mails };
-}
 
 /** A subject with an email, an access request whose export a system filled, approved by the DPO. */
 async function approvedExport(ta: TestApp, opts: { email?: string | null; approve?: boolean; tenantId?: string; type?: 'access' | 'portability' } = {}): Promise<{ requestId: string; subjectId: string }> {
@@ -215,7 +190,7 @@ t.test('the page is self-contained HTML: escaped values, a strict CSP, no script
 });
 
 t.test('the code is mailed to the person, holds the code and the controller only; the right code downloads the ZIP once, counted and in the audit trail', async (t) => {
-  const { port, mails } = await smtpServer(t);
+  const { port, mails } = await startSmtpSink(t);
   const ta = await build(t, { env: { SMTP_URL: `smtp://127.0.0.1:${port}`, SMTP_FROM: 'Rightful <noreply@controller.example>' } });
   t.equal((await ta.call({ method: 'PATCH', url: '/v1/tenant', payload: { name: 'Acme Shop' } })).statusCode, 200);
   const { requestId } = await approvedExport(ta, { email: 'Maria.Petrova@Example.com' });
@@ -283,7 +258,7 @@ t.test('without SMTP, or without an email identifier, a code cannot be sent: 409
   t.equal(html.statusCode, 409);
   t.match(html.headers['content-type'], /text\/html/);
 
-  const { port, mails } = await smtpServer(t);
+  const { port, mails } = await startSmtpSink(t);
   const withSmtp = await build(t, { env: { SMTP_URL: `smtp://127.0.0.1:${port}` } });
   const phoneOnly = await approvedExport(withSmtp, { email: null });
   const link2 = await issue(withSmtp, phoneOnly.requestId);
@@ -295,7 +270,7 @@ t.test('without SMTP, or without an email identifier, a code cannot be sent: 409
 });
 
 t.test('five wrong codes lock the link for good: 410, an HTML page for a browser, and a line in the audit trail', async (t) => {
-  const { port, mails } = await smtpServer(t);
+  const { port, mails } = await startSmtpSink(t);
   const ta = await build(t, { env: { SMTP_URL: `smtp://127.0.0.1:${port}` } });
   const { requestId } = await approvedExport(ta);
   const link = await issue(ta, requestId);
@@ -324,7 +299,7 @@ t.test('five wrong codes lock the link for good: 410, an HTML page for a browser
 });
 
 t.test('a link expires after its lifetime (410), is used up after max_downloads (410), and a revoked one stops at once (410)', async (t) => {
-  const { port, mails } = await smtpServer(t);
+  const { port, mails } = await startSmtpSink(t);
   let now = Date.now();
   const ta = await build(t, { env: { SMTP_URL: `smtp://127.0.0.1:${port}` }, clock: () => new Date(now) });
   const { requestId } = await approvedExport(ta);

@@ -2,8 +2,8 @@
 // handler resolves and retried by the queue when it throws; an event's follow-up rows (the DPO's email) are written
 // with its fan-out and sent by their own topic.
 import pino from 'pino';
-import { SMTPServer } from 'smtp-server';
 import t from 'tap';
+import { startSmtpSink } from '../../helpers/smtp-sink.js';
 import { z } from 'zod';
 import { createDb, createPool } from '../../../src/db/client.js';
 import { createOutboxRepo, type NewOutboxRow } from '../../../src/modules/outbox/outbox.repo.js';
@@ -64,22 +64,7 @@ t.test('a consumer registered on the worker gets its rows; done when it resolves
 });
 
 t.test("an alerted event adds the DPO's email to its fan-out; topic email.dpo sends it", async (t) => {
-  const mails: { to: string; raw: string }[] = [];
-  const smtp = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS'],
-    onData(stream, session, callback) {
-      let raw = '';
-      stream.on('data', (c: Buffer) => (raw += c.toString('utf8')));
-      stream.on('end', () => {
-        mails.push({ to: session.envelope.rcptTo.map((r) => r.address).join(','), raw });
-        callback();
-      });
-    },
-  });
-  await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => new Promise<void>((resolve) => smtp.close(() => resolve())));
-  const port = (smtp.server.address() as { port: number }).port;
+  const { port, mails } = await startSmtpSink(t);
   const ta = await build(t, { env: fastWorkerEnv({ SMTP_URL: `smtp://127.0.0.1:${port}`, SMTP_FROM: 'Rightful <noreply@controller.example>' }) });
   t.equal((await ta.call({ method: 'PATCH', url: '/v1/tenant', payload: { dpo_email: 'dpo@controller.example' } })).statusCode, 200);
   const receiver = await startReceiver(t);

@@ -1,7 +1,7 @@
 // Deadline reminders ride on the outbox: each is delivered once, closing a request cancels the rest, and an
 // emptied Redis loses none. Time is a controllable clock shared by the API and the worker's relay.
 import t from 'tap';
-import { SMTPServer } from 'smtp-server';
+import { startSmtpSink } from '../../helpers/smtp-sink.js';
 import { build } from '../../helper.js';
 import { startReceiver, type Receiver } from '../../helpers/receiver.js';
 import { startThrowawayRedis } from '../../helpers/redis-server.js';
@@ -128,22 +128,7 @@ t.test('an extension moves the pending reminders to the new deadline', async (t)
 });
 
 t.test('with SMTP_URL, the DPO gets new requests and reminders by email, without personal data', async (t) => {
-  const mails: { to: string; raw: string }[] = [];
-  const smtp = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS'],
-    onData(stream, session, callback) {
-      let raw = '';
-      stream.on('data', (c: Buffer) => (raw += c.toString('utf8')));
-      stream.on('end', () => {
-        mails.push({ to: session.envelope.rcptTo.map((r) => r.address).join(','), raw });
-        callback();
-      });
-    },
-  });
-  await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => new Promise<void>((resolve) => smtp.close(() => resolve())));
-  const port = (smtp.server.address() as { port: number }).port;
+  const { port, mails } = await startSmtpSink(t);
   const redis = await startThrowawayRedis(t);
   const ta = await build(t, { env: fastEnv(redis.url, { SMTP_URL: `smtp://127.0.0.1:${port}`, SMTP_FROM: 'Rightful <noreply@controller.example>' }) });
   const patched = await ta.call({ method: 'PATCH', url: '/v1/tenant', payload: { dpo_email: 'dpo@controller.example' } });

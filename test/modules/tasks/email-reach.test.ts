@@ -1,39 +1,15 @@
 // Systems without an API, reached by `contact_email` (Art. 19): with SMTP configured the worker mails each its task
 // (ids, what is asked, the due date, the CRM reference and the callback link; never the person's identifiers or the
 // corrections); without SMTP the task stays pending and the audit trail says, once, that the system was not reached.
-import { SMTPServer } from 'smtp-server';
 import t from 'tap';
+import { startSmtpSink, type Mail } from '../../helpers/smtp-sink.js';
 import { addressedEventRow } from '../../../src/modules/outbox/outbox.events.js';
 import { build, type TestApp } from '../../helper.js';
 import { waitUntil } from '../../helpers/webhooks.js';
 import { fastWorkerEnv, startTestWorker } from '../../helpers/worker-env.js';
 
 type Req = Record<string, any>;
-type Mail = { to: string; raw: string; text: string };
 
-async function smtpServer(t: { teardown(fn: () => unknown): void }): Promise<{ port: number; mails: Mail[] }> {
-  const mails: Mail[] = [];
-  const smtp = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS'],
-    onData(stream, session, callback) {
-      let raw = '';
-      stream.on('data', (c: Buffer) => (raw += c.toString('utf8')));
-      stream.on('end', () => {
-        // Long headers are folded, and quoted-printable bodies wrap long lines and escape "=": read them as written.
-        const text = raw
-          .replace(/\r?\n[ \t]+/g, ' ')
-          .replace(/=\r?\n/g, '')
-          .replace(/=([0-9A-F]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
-        mails.push({ to: session.envelope.rcptTo.map((r) => r.address).join(','), raw, text });
-        callback();
-      });
-    },
-  });
-  await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => new Promise<void>((resolve) => smtp.close(() => resolve())));
-  return { port: (smtp.server.address() as { port: number }).port, mails };
-}
 
 async function setup(ta: TestApp): Promise<{ system: string; subject: string }> {
   const res = await ta.call({ method: 'POST', url: '/v1/systems', payload: { name: 'Print agency', kind: 'other', handles: ['erasure', 'rectification'], recipient: true, contact_email: 'privacy@agency.example' } });
@@ -56,7 +32,7 @@ async function open(ta: TestApp, subject: string, type: 'erasure' | 'rectificati
 }
 
 t.test('with SMTP, a system reached by email is mailed its task: the request, what is asked, the due date and the callback link, and no personal data but the CRM reference (Art. 19)', async (t) => {
-  const { port, mails } = await smtpServer(t);
+  const { port, mails } = await startSmtpSink(t);
   const ta = await build(t, { env: fastWorkerEnv({ SMTP_URL: `smtp://127.0.0.1:${port}`, SMTP_FROM: 'Rightful <noreply@controller.example>' }) });
   t.equal((await ta.call({ method: 'PATCH', url: '/v1/tenant', payload: { dpo_email: 'dpo@controller.example' } })).statusCode, 200);
   const { system, subject } = await setup(ta);

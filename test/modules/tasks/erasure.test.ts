@@ -1,6 +1,7 @@
 // Erasure (Art. 17, 19): the DPO approves, every connected system gets its task, systems answer (by callback link
 // or through a client), and when the last task closes Rightful forgets — verifiably.
 import t from 'tap';
+import { scanFor } from '../../helpers/scan.js';
 import { build, createPurpose, grant, type TestApp } from '../../helper.js';
 
 const EMAIL = 'canary.erase-me@example.com';
@@ -30,25 +31,6 @@ async function check(ta: TestApp, purpose: string, email: string): Promise<[bool
   return [r.allowed, r.reason];
 }
 
-/** Every text, bytea and json column of every table, as text, holding `needle`. */
-async function scan(ta: TestApp, needles: string[]): Promise<string[]> {
-  const cols = await ta.sql.query(
-    `SELECT table_name, column_name FROM information_schema.columns
-      WHERE table_schema = 'public' AND data_type IN ('text', 'bytea', 'jsonb', 'ARRAY', 'character varying')`,
-  );
-  const found: string[] = [];
-  for (const { table_name, column_name } of cols.rows) {
-    for (const needle of needles) {
-      const hex = Buffer.from(needle).toString('hex');
-      const q = await ta.sql.query(
-        `SELECT count(*)::int AS n FROM "${table_name}" WHERE position($1 in "${column_name}"::text) > 0 OR position($2 in encode(convert_to("${column_name}"::text, 'UTF8'), 'hex')) > 0`,
-        [needle, hex],
-      );
-      if (q.rows[0].n > 0) found.push(`${table_name}.${column_name}: ${needle}`);
-    }
-  }
-  return found;
-}
 
 // Loopback endpoints are allowed here; nothing is delivered (no worker runs in this file).
 const ENV = { env: { WEBHOOK_ALLOW_PRIVATE: 'true' } };
@@ -160,7 +142,7 @@ t.test('an approved erasure reaches every system, then Rightful forgets', async 
   const recipients = (await ta.call({ method: 'GET', url: `/v1/rights-requests/${request.id}/recipients` })).json();
   t.match(recipients.items, [{ system_name: 'Print agency', how: 'email', status: 'completed' }], 'Art. 19: the recipients told, and what they answered');
 
-  t.same(await scan(ta, [EMAIL, 'erase-me', PHONE, '887654321', 'Tax law']), [], 'no column of any table holds the canaries');
+  t.same(await scanFor(ta, [EMAIL, 'erase-me', PHONE, '887654321', 'Tax law']), [], 'no column of any table holds the canaries');
   const keys = await ta.sql.query('SELECT data_key_wrapped FROM subjects WHERE id = $1', [subject]);
   t.equal(keys.rows[0].data_key_wrapped, null, 'the data key is destroyed: what stays sealed can no longer be read');
 

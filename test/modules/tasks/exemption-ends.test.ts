@@ -1,6 +1,7 @@
 // An erasure exemption that ends (Art. 17(3)(b)): a system keeps data for a legal retention period, Rightful forgets
 // the person meanwhile, and when the period is over the system is asked to erase, with what it needs to find them.
 import t from 'tap';
+import { scanFor } from '../../helpers/scan.js';
 import { localDate } from '../../../src/modules/rights-requests/rights-requests.deadlines.js';
 import { exemptionEndsAt, type TaskMail } from '../../../src/modules/tasks/tasks.service.js';
 import { build, type TestApp } from '../../helper.js';
@@ -41,25 +42,6 @@ const locator = async (ta: TestApp, taskId: string) =>
   (await ta.sql.query('SELECT locator_sealed IS NOT NULL AS sealed, locator_key_wrapped IS NOT NULL AS wrapped, locator_key_id FROM system_tasks WHERE id = $1', [taskId])).rows[0];
 const sent = (r: Receiver, type: string) => r.received.map((x) => ({ id: String(x.headers['webhook-id']), ...JSON.parse(x.body) })).filter((b) => b.type === type);
 
-/** Every text, bytea and json column of every table, as text, holding one of `needles` (plain or hex-encoded). */
-async function scan(ta: TestApp, needles: string[]): Promise<string[]> {
-  const cols = await ta.sql.query(
-    `SELECT table_name, column_name FROM information_schema.columns
-      WHERE table_schema = 'public' AND data_type IN ('text', 'bytea', 'jsonb', 'ARRAY', 'character varying')`,
-  );
-  const found: string[] = [];
-  for (const { table_name, column_name } of cols.rows) {
-    for (const needle of needles) {
-      const hex = Buffer.from(needle).toString('hex');
-      const q = await ta.sql.query(
-        `SELECT count(*)::int AS n FROM "${table_name}" WHERE position($1 in "${column_name}"::text) > 0 OR position($2 in encode(convert_to("${column_name}"::text, 'UTF8'), 'hex')) > 0`,
-        [needle, hex],
-      );
-      if (q.rows[0].n > 0) found.push(`${table_name}.${column_name}: ${needle}`);
-    }
-  }
-  return found;
-}
 
 t.test('an exemption until a date (Art. 17(3)(b)): the person is forgotten, and when the period ends the system is asked to erase, with how to find them', async (t) => {
   const clock = movableClock();
@@ -92,7 +74,7 @@ t.test('an exemption until a date (Art. 17(3)(b)): the person is forgotten, and 
   t.match(await locator(ta, billingTask.id), { sealed: true, wrapped: true, locator_key_id: ta.config.masterKey.id }, 'the exempt task keeps a sealed locator');
   const crmTask = (await tasksOf(ta, request.id)).find((x) => x.system_id === crm)!;
   t.match(await locator(ta, crmTask.id), { sealed: false, wrapped: false, locator_key_id: null }, 'a task not exempt keeps none');
-  t.same(await scan(ta, [EMAIL, 'kept-invoices', PHONE, '881234567', REF, 'Tax law']), [], 'nothing of the person is readable anywhere');
+  t.same(await scanFor(ta, [EMAIL, 'kept-invoices', PHONE, '881234567', REF, 'Tax law']), [], 'nothing of the person is readable anywhere');
   t.equal(sent(billingHook, 'erasure.requested').length, 0, 'the exempt system is not asked while the period runs');
 
   // The day before the period ends: nothing yet.

@@ -1,29 +1,16 @@
 // The overdue alert and the deadline reminders name the connected systems that have not answered, as they stand
 // when the alert is sent (not when it was scheduled): to the webhook subscribers and in the DPO's email.
 import t from 'tap';
-import { SMTPServer } from 'smtp-server';
+import { startSmtpSink } from '../../helpers/smtp-sink.js';
 import { build } from '../../helper.js';
 import { startReceiver } from '../../helpers/receiver.js';
 import { startThrowawayRedis } from '../../helpers/redis-server.js';
 import { fastWorkerEnv, startTestWorker } from '../../helpers/worker-env.js';
 
 t.test('an overdue erasure names the system that never answered, and not the one that did', async (t) => {
-  const mails: string[] = [];
-  const smtp = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS'],
-    onData(stream, _session, callback) {
-      let raw = '';
-      stream.on('data', (c: Buffer) => (raw += c.toString('utf8')));
-      stream.on('end', () => {
-        mails.push(raw);
-        callback();
-      });
-    },
-  });
-  await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => new Promise<void>((resolve) => smtp.close(() => resolve())));
-  const smtpPort = (smtp.server.address() as { port: number }).port;
+  const sink = await startSmtpSink(t);
+  const smtpPort = sink.port;
+  const mails = () => sink.mails.map((m) => m.raw);
 
   const redis = await startThrowawayRedis(t);
   let now = new Date('2026-03-02T08:00:00Z');
@@ -63,12 +50,12 @@ t.test('an overdue erasure names the system that never answered, and not the one
   t.same(sent('request.deadline_approaching')?.data.waiting_on, [{ system_id: silent, system_name: 'Silent CRM', status: 'pending' }], 'the reminder names it too');
 
   const deadline = Date.now() + 20_000;
-  while (!mails.some((m) => /Subject: .*Overdue/.test(m)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-  const mail = mails.find((m) => /Subject: .*Overdue/.test(m));
+  while (!mails().some((m) => /Subject: .*Overdue/.test(m)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  const mail = mails().find((m) => /Subject: .*Overdue/.test(m));
   t.ok(mail, 'the DPO is mailed the overdue alert');
   t.match(mail ?? '', /Still waiting on:[\s\S]*Silent CRM: pending/, 'the mail names the silent system');
   t.notMatch(mail ?? '', /Prompt ERP/, 'and not the system that answered');
-  t.notOk(mails.some((m) => m.includes('overdue.canary')), 'no identifier in any mail');
+  t.notOk(mails().some((m) => m.includes('overdue.canary')), 'no identifier in any mail');
 
   const stats = (await ta.call({ method: 'GET', url: '/v1/rights-requests/stats' })).json();
   t.match(stats.waiting_on_systems, [{ system_id: silent, system_name: 'Silent CRM', open_tasks: 1 }]);
