@@ -120,7 +120,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(overload);
   await app.register(db);
   await app.register(redis);
-  app.decorate('services', createServices({ db: app.db, keyring: createKeyring(config), allowPrivateWebhooks: config.webhooks.allowPrivate, publicBaseUrl: config.publicBaseUrl, exportPartMaxBytes: config.exports.partMaxBytes, smtp: config.smtp, clock: opts.clock }));
+  app.decorate('services', createServices({ db: app.db, keyring: createKeyring(config), allowPrivateWebhooks: config.webhooks.allowPrivate, publicBaseUrl: config.publicBaseUrl, exportPartMaxBytes: config.exports.partMaxBytes, exportBuildsMax: config.exports.buildsMax, smtp: config.smtp, clock: opts.clock }));
   await app.register(auth);
   app.decorateRequest('tenant', null);
   app.addHook('onRequest', async (request) => {

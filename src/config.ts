@@ -46,6 +46,7 @@ const EnvSchema = z.object({
   OUTBOX_VISIBILITY_TIMEOUT_MS: z.coerce.number().int().min(100).default(60_000),
   // The largest part of an access or portability export one system may upload (bytes; default 50 MB).
   EXPORT_PART_MAX_BYTES: z.coerce.number().int().min(1024).max(2_147_483_647).default(52_428_800),
+  EXPORT_BUILDS_MAX: z.coerce.number().int().min(1).max(64).default(2),
 });
 
 /** "250ms", "5s", "5m", "2h", "3d" → milliseconds. */
@@ -73,7 +74,7 @@ export type Config = {
   webhooks: { allowPrivate: boolean; timeoutMs: number; retryDelaysMs: number[]; disableAfterMs: number; jitter: number };
   smtp: { url: string; from: string } | null;
   worker: { concurrency: number; healthPort: number; sweepMs: number; reconcileMs: number; visibilityTimeoutMs: number };
-  exports: { partMaxBytes: number };
+  exports: { partMaxBytes: number; buildsMax: number };
 };
 
 function parseKey(raw: string): Buffer {
@@ -136,7 +137,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       reconcileMs: e.OUTBOX_RECONCILE_MS,
       visibilityTimeoutMs: e.OUTBOX_VISIBILITY_TIMEOUT_MS,
     },
-    exports: { partMaxBytes: e.EXPORT_PART_MAX_BYTES },
+    exports: { partMaxBytes: e.EXPORT_PART_MAX_BYTES, buildsMax: e.EXPORT_BUILDS_MAX },
     ...overrides,
   };
 }

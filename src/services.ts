@@ -36,6 +36,8 @@ export function createServices(deps: {
   publicBaseUrl?: string;
   /** The largest export part a system may upload (EXPORT_PART_MAX_BYTES). */
   exportPartMaxBytes?: number;
+  /** Export packages built at once per process (EXPORT_BUILDS_MAX). */
+  exportBuildsMax?: number;
   /** The SMTP transport the download links' one-time codes are mailed through (SMTP_URL); null or absent: none. */
   smtp?: { url: string; from: string } | null;
   clock?: () => Date;
@@ -103,6 +105,7 @@ export function createServices(deps: {
     outbox,
     buildPackage,
     partMaxBytes: deps.exportPartMaxBytes ?? 52_428_800,
+    builds: { max: deps.exportBuildsMax ?? 2, queue: 32 },
     clock: deps.clock,
   });
   return {

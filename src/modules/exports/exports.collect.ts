@@ -6,6 +6,7 @@ import type { PurposesRepo } from '../purposes/purposes.repo.js';
 import type { RightsRequestsService } from '../rights-requests/rights-requests.service.js';
 import type { SubjectRow } from '../subjects/subjects.repo.js';
 import type { SubjectsService } from '../subjects/subjects.service.js';
+import { lazyList } from './exports.package.js';
 
 const PAGE = 200;
 /** Art. 20(1)(a): portability covers processing based on consent (Art. 6(1)(a), 9(2)(a)) or on a contract (6(1)(b)). */
@@ -16,14 +17,24 @@ export type ExportKind = 'access' | 'portability';
 export function createExportCollector(deps: { subjects: SubjectsService; consents: ConsentsService; rightsRequests: RightsRequestsService; purposes: PurposesRepo }) {
   const { subjects, consents, rightsRequests, purposes } = deps;
 
-  async function ledger(tenantId: string, subjectId: string) {
-    const out: Awaited<ReturnType<ConsentsService['history']>>['items'] = [];
+  type LedgerEvent = Awaited<ReturnType<ConsentsService['history']>>['items'][number];
+
+  /** The person's ledger, oldest first, a page at a time: read again each time the package needs it. */
+  async function* ledger(tenantId: string, subjectId: string): AsyncGenerator<LedgerEvent> {
     let cursor: string | undefined;
     do {
       const page = await consents.history(tenantId, subjectId, { limit: PAGE, cursor });
-      out.push(...page.items);
+      yield* page.items;
       cursor = page.next_cursor ?? undefined;
     } while (cursor);
+  }
+
+  /** What the person decided on these purposes, as they did it: no evidence kept by the controller about them. */
+  async function decisionsOn(tenantId: string, subjectId: string, purposeKeys: Set<string>) {
+    const out = [];
+    for await (const e of ledger(tenantId, subjectId)) {
+      if (purposeKeys.has(e.purpose)) out.push({ purpose: e.purpose, purpose_version: e.purpose_version, action: e.action, source: e.source, occurred_at: e.occurred_at });
+    }
     return out;
   }
 
@@ -77,7 +88,6 @@ export function createExportCollector(deps: { subjects: SubjectsService; consent
       const person = await subjects.present(tenantId, subject);
       const identifiers = { external_ref: person.external_ref, identifiers: person.identifiers ?? [] };
       const state = (await consents.state(tenantId, subject.id)).purposes;
-      const events = await ledger(tenantId, subject.id);
       if (kind === 'portability') {
         const register = await purposes.listAll(tenantId);
         const portable = new Set(register.filter((p) => PORTABLE_BASES.has(p.legalBasis)).map((p) => p.key));
@@ -85,19 +95,17 @@ export function createExportCollector(deps: { subjects: SubjectsService; consent
           identifiers,
           consents: {
             state: state.filter((s) => portable.has(s.purpose)),
-            // What the person did, as they did it: no evidence kept by the controller about them.
-            decisions: events
-              .filter((e) => portable.has(e.purpose))
-              .map((e) => ({ purpose: e.purpose, purpose_version: e.purpose_version, action: e.action, source: e.source, occurred_at: e.occurred_at })),
+            decisions: await decisionsOn(tenantId, subject.id, portable),
           },
         };
       }
+      // The versions each purpose was shown at: one pass over the ledger now, which the package reads again later.
       const shown = new Map<string, Set<number>>();
-      for (const e of events) (shown.get(e.purpose) ?? shown.set(e.purpose, new Set()).get(e.purpose)!).add(e.purpose_version);
+      for await (const e of ledger(tenantId, subject.id)) (shown.get(e.purpose) ?? shown.set(e.purpose, new Set()).get(e.purpose)!).add(e.purpose_version);
       return {
         identifiers,
         consents: state,
-        ledger: events,
+        ledger: lazyList(() => ledger(tenantId, subject.id)),
         objections: await consents.objections(tenantId, subject.id),
         restriction: { restricted: person.restricted, since: subject.restrictedAt?.toISOString() ?? null },
         requests: await requestsOf(tenantId, subject.id),

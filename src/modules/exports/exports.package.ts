@@ -13,6 +13,15 @@ import { DATA_SCHEMA, PACKAGE_FORMAT } from './exports.data-schema.js';
 import { renderIndex, type PackageSummary } from './exports.html.js';
 
 export type PackageKind = 'access' | 'portability';
+
+/**
+ * A list of Rightful's own part read page by page each time the package needs it (the columns of its CSV, data.json,
+ * the CSV), never held whole: a person's ledger may hold tens of thousands of events. `read()` may be called more
+ * than once and must yield the same records each time.
+ */
+export type LazyList = { readonly lazy: true; read(): AsyncIterable<unknown> };
+export const lazyList = (read: () => AsyncIterable<unknown>): LazyList => ({ lazy: true, read });
+const isLazy = (v: unknown): v is LazyList => typeof v === 'object' && v !== null && (v as { lazy?: unknown }).lazy === true && typeof (v as LazyList).read === 'function';
 /** A connected system's part: a JSON object whose keys are data categories, each an array of flat records
  * (objects of scalars; nested values are written to CSV as JSON text) or a single object. */
 export type SystemPartSource = {
@@ -113,20 +122,31 @@ function isPlainObject(v: unknown): v is JsonRecord {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Rightful's own category as records: a list's items, a single object, or a lone value under `value`. */
-function* ownRecords(value: unknown): Generator<JsonRecord> {
+/** Rightful's own category as records: a list's items (in memory or read page by page), a single object, or a lone
+ * value under `value`. */
+async function* ownRecords(value: unknown): AsyncGenerator<JsonRecord> {
   const normal = (v: unknown): JsonRecord => {
     const plain: unknown = JSON.parse(JSON.stringify(v) ?? 'null');
     return isPlainObject(plain) ? plain : { value: plain };
   };
   if (value === null || value === undefined) return;
-  if (Array.isArray(value)) for (const item of value) yield normal(item);
+  if (isLazy(value)) for await (const item of value.read()) yield normal(item);
+  else if (Array.isArray(value)) for (const item of value) yield normal(item);
   else yield normal(value);
 }
 
-/** JSON text of an in-memory value in small pieces: objects and arrays one member at a time, two levels deep. */
-function* jsonPieces(value: unknown, depth = 2): Generator<string> {
-  if (depth > 0 && Array.isArray(value)) {
+/** JSON text of a value in small pieces: objects and arrays one member at a time, two levels deep; a lazy list
+ * read page by page, one item at a time. */
+async function* jsonPieces(value: unknown, depth = 2): AsyncGenerator<string> {
+  if (isLazy(value)) {
+    yield '[';
+    let first = true;
+    for await (const item of value.read()) {
+      yield `${first ? '' : ','}${JSON.stringify(item) ?? 'null'}`;
+      first = false;
+    }
+    yield ']';
+  } else if (depth > 0 && Array.isArray(value)) {
     yield '[';
     for (let i = 0; i < value.length; i++) {
       if (i > 0) yield ',';
@@ -434,10 +454,10 @@ async function* csvPieces(columns: string[], records: AsyncIterable<JsonRecord> 
 }
 
 /** The union of the records' keys in order of first appearance, and how many records there are. */
-function columnsOf(records: Iterable<JsonRecord>): { columns: string[]; records: number } {
+async function columnsOf(records: AsyncIterable<JsonRecord>): Promise<{ columns: string[]; records: number }> {
   const columns = new Set<string>();
   let count = 0;
-  for (const r of records) {
+  for await (const r of records) {
     count++;
     for (const k of Object.keys(r)) columns.add(k);
   }
@@ -530,12 +550,12 @@ export function buildPackage(input: PackageInput): Readable {
 
     // Names are fixed before anything is written, so index.html can list them.
     const ownSlug = slugger();
-    const own = Object.entries(input.rightful)
-      .filter(([, v]) => v !== undefined)
-      .map(([category, value]) => {
-        const { columns, records } = columnsOf(ownRecords(value));
-        return { category, file: `csv/rightful/${ownSlug(category)}.csv`, records, columns };
-      });
+    const own: { category: string; file: string; records: number; columns: string[] }[] = [];
+    for (const [category, value] of Object.entries(input.rightful)) {
+      if (value === undefined) continue;
+      const { columns, records } = await columnsOf(ownRecords(value));
+      own.push({ category, file: `csv/rightful/${ownSlug(category)}.csv`, records, columns });
+    }
     const systemFiles = plans.map((plan) => {
       const catSlug = slugger();
       return plan.categories.map((c) => ({ ...c, file: `csv/${plan.slug}/${catSlug(c.name)}.csv` }));
@@ -615,7 +635,7 @@ async function* dataJson(input: PackageInput, plans: Plan[]): AsyncGenerator<Buf
   );
   // Pieces of Rightful's own part are gathered into chunks of about 64 KiB.
   let pending = '';
-  for (const piece of jsonPieces(input.rightful)) {
+  for await (const piece of jsonPieces(input.rightful)) {
     pending += piece;
     if (pending.length >= 65536) {
       yield b(pending);

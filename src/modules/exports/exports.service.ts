@@ -8,7 +8,8 @@ import { finished } from 'node:stream/promises';
 import { parser } from 'stream-json';
 import { inTransaction, type Db, type Tx } from '../../db/client.js';
 import { open, seal } from '../../lib/crypto.js';
-import { ValidationFailed, type FieldProblem } from '../../lib/errors.js';
+import { ServiceUnavailable, ValidationFailed, type FieldProblem } from '../../lib/errors.js';
+import { createGate } from '../../lib/gate.js';
 import { MAX_JSON_DEPTH } from '../../lib/json-body.js';
 import { eventRow, type EventType } from '../outbox/outbox.events.js';
 import type { OutboxRepo } from '../outbox/outbox.repo.js';
@@ -142,8 +143,11 @@ export function createExportsService(deps: {
   outbox: OutboxRepo;
   buildPackage: (input: PackageInput) => Readable;
   partMaxBytes: number;
+  /** Packages built at once per process, and how many more may wait their turn (EXPORT_BUILDS_MAX). */
+  builds?: { max: number; queue: number };
   clock?: () => Date;
 }) {
+  const builds = createGate(deps.builds?.max ?? 2, deps.builds?.queue ?? 32);
   const { db, repo, requests, tasksRepo, outbox } = deps;
   const clock = deps.clock ?? (() => new Date());
 
@@ -294,7 +298,7 @@ export function createExportsService(deps: {
     return deleted;
   }
 
-  return {
+  const service = {
     /**
      * Gathers an export: an open access or portability request whose identity is not awaited gets its export and
      * one task per system that handles export, each sent export.requested. With no such system, the export is ready
@@ -436,7 +440,7 @@ export function createExportsService(deps: {
      * they are read, Rightful's own part, the privacy notice in the request's language and the recipients. Each
      * copy is counted and recorded in the audit trail (`by`: who asked for it; `via`: how it is handed out).
      */
-    async openPackage(tenantId: string, requestId: string, opts: { by: string; via: 'service' | 'link' | 'transmit' }): Promise<{ stream: Readable; filename: string; kind: ExportKind }> {
+    async openPackageNow(tenantId: string, requestId: string, opts: { by: string; via: 'service' | 'link' | 'transmit' }): Promise<{ stream: Readable; filename: string; kind: ExportKind }> {
       const r = await requests.find(tenantId, requestId);
       if (!r) throw new RequestNotFound();
       const pkg = await repo.find(tenantId, requestId);
@@ -530,6 +534,27 @@ export function createExportsService(deps: {
         if (!(await outbox.findById(next, tx))) await outbox.insert([expireRow(tenantId, requestId, due ?? new Date(now.getTime() + period), next)], tx);
         return 'rescheduled';
       });
+    },
+  };
+
+  // Building a package is CPU- and memory-heavy (every part read, decrypted, tokenized and deflated; Rightful's own
+  // part assembled): a bounded number at once per process. Beyond it a download waits its turn; beyond the queue it
+  // is a 503 with Retry-After. A place is held from Rightful's part being gathered until the package stream closes.
+  const { openPackageNow, ...rest } = service;
+  return {
+    ...rest,
+    /** The package of an approved export as a streamed ZIP: see openPackageNow. Waits for a place among the builds. */
+    async openPackage(tenantId: string, requestId: string, opts: { by: string; via: 'service' | 'link' | 'transmit' }): Promise<{ stream: Readable; filename: string; kind: ExportKind }> {
+      const release = await builds.enter();
+      if (!release) throw new ServiceUnavailable('Too many export packages are being built at once; retry after Retry-After seconds');
+      try {
+        const opened = await openPackageNow(tenantId, requestId, opts);
+        opened.stream.once('close', release);
+        return opened;
+      } catch (err) {
+        release();
+        throw err;
+      }
     },
   };
 }

@@ -198,3 +198,18 @@ t.test("erasure deletes the person's gathered export data at once", async (t) =>
   const gone = await ta.call({ method: 'GET', url: `/v1/rights-requests/${r.id}/export/package` });
   t.match({ status: gone.statusCode, code: gone.json().code }, { status: 410, code: 'EXPORT_DATA_DELETED' });
 });
+
+t.test('packages are built a bounded number at once: more downloads wait their turn and all complete', async (t) => {
+  const ta = await build(t, { env: { WEBHOOK_ALLOW_PRIVATE: 'true', EXPORT_BUILDS_MAX: '1' } });
+  const hook = await createEndpoint(ta, 'http://127.0.0.1:9/hook', ['request.completed']);
+  const shop = await system(ta, 'Shop', hook.id);
+  const r = await gathered(ta, 'access', 'many.copies@example.com');
+  await upload(ta, r.id, r.tasks.get(shop)!, { orders: Array.from({ length: 2000 }, (_, i) => ({ id: `A-${i}`, total: i })) }, 'orders');
+  t.equal((await ta.call({ method: 'POST', url: `/v1/rights-requests/${r.id}/export/approve`, payload: {} })).statusCode, 200);
+  const url = `/v1/rights-requests/${r.id}/export/package`;
+  const all = await Promise.all(Array.from({ length: 3 }, () => ta.call({ method: 'GET', url })));
+  t.same(all.map((x) => x.statusCode), [200, 200, 200], 'one built at a time, each in turn');
+  for (const x of all) t.ok((await unzip(x.rawPayload)).has('manifest.json'), 'each download carries a whole package');
+  const again = await ta.call({ method: 'GET', url });
+  t.equal(again.statusCode, 200, 'every place was given back when its download ended');
+});

@@ -8,7 +8,7 @@ import t from 'tap';
 import yauzl from 'yauzl';
 import { DATA_SCHEMA, PACKAGE_FORMAT } from '../../../src/modules/exports/exports.data-schema.js';
 import { escapeHtml } from '../../../src/modules/exports/exports.html.js';
-import { buildPackage, PACKAGE_FILES, type PackageInput, type SystemPartSource } from '../../../src/modules/exports/exports.package.js';
+import { buildPackage, lazyList, PACKAGE_FILES, type PackageInput, type SystemPartSource } from '../../../src/modules/exports/exports.package.js';
 import { PACKAGE_TEXTS } from '../../../src/modules/exports/exports.texts.js';
 import type { PrivacyNotice } from '../../../src/modules/privacy-notice/privacy-notice.schemas.js';
 import { NOTICE_TEXTS, RIGHT_ARTICLES, RIGHTS } from '../../../src/modules/privacy-notice/privacy-notice.texts.js';
@@ -373,6 +373,20 @@ t.test('an access package holds data.json, its schema, index.html, one CSV per c
 t.test('the same input gives the same bytes: entries in a fixed order, dated when the package was generated', async (t) => {
   const [a, b] = await Promise.all([collect(buildPackage(accessInput())), collect(buildPackage(accessInput()))]);
   t.ok(a.equals(b));
+});
+
+t.test("a list of Rightful's part read page by page (the ledger) packages exactly as the same list in memory", async (t) => {
+  let reads = 0;
+  const pages = lazyList(async function* () {
+    reads++;
+    for (const e of RIGHTFUL.ledger) {
+      await new Promise((r) => setImmediate(r)); // as a page read from the database would
+      yield e;
+    }
+  });
+  const [inMemory, paged] = await Promise.all([collect(buildPackage(accessInput())), collect(buildPackage(accessInput({ rightful: { ...RIGHTFUL, ledger: pages } })))]);
+  t.ok(paged.equals(inMemory), 'the same bytes');
+  t.equal(reads, 3, 'read once for the CSV columns, once for data.json, once for the CSV: never held whole');
 });
 
 t.test('manifest.json lists every other file with its size and SHA-256, the kind and the redactions', async (t) => {
