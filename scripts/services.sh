@@ -1,6 +1,8 @@
-# Sourced by .ci/run and scripts/quickstart.sh: make sure the local Postgres and Redis answer, starting them when
-# they are down. Never stops or flushes a running server. Only local servers (127.0.0.1, localhost, ::1) are
-# started; a remote DATABASE_URL / REDIS_URL is only waited for.
+# Sourced by .ci/run: make sure the Postgres and Redis the tests run against answer (TEST_DATABASE_ADMIN_URL and
+# TEST_REDIS_URL, else DATABASE_URL / REDIS_URL, else 127.0.0.1:5432 and :6379), starting them when they are down.
+# Never stops or flushes a running server. Only local servers (127.0.0.1, localhost, ::1) are started; a remote one
+# is only waited for. The service itself needs neither: without DATABASE_URL and REDIS_URL it runs the embedded
+# Postgres and its worker in-process (README "Quick start").
 # shellcheck shell=bash
 
 # host and port of a URL (postgres://u@h:5432/db, redis://h:6379), with the given default port.
@@ -17,7 +19,7 @@ _svc_redis_up() { [ "$(redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" ping 2>/dev/n
 
 _svc_start_postgres() {
   if ! command -v pg_ctlcluster >/dev/null || [ ! -d /etc/postgresql ]; then
-    echo "services: Postgres does not answer on $PG_HOST:$PG_PORT and no local cluster is installed to start" >&2
+    echo "services: Postgres does not answer on $PG_HOST:$PG_PORT and no local cluster is installed to start (the tests need one)" >&2
     return 1
   fi
   local version
@@ -49,8 +51,8 @@ _svc_wait() {
 
 ensure_services() {
   local pg redis
-  pg="$(_svc_host_port "${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/rightful}" 5432)"
-  redis="$(_svc_host_port "${REDIS_URL:-redis://127.0.0.1:6379}" 6379)"
+  pg="$(_svc_host_port "${TEST_DATABASE_ADMIN_URL:-${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}}" 5432)"
+  redis="$(_svc_host_port "${TEST_REDIS_URL:-${REDIS_URL:-redis://127.0.0.1:6379}}" 6379)"
   PG_HOST="${pg% *}" PG_PORT="${pg#* }" REDIS_HOST="${redis% *}" REDIS_PORT="${redis#* }"
 
   if ! _svc_pg_up && _svc_is_local "$PG_HOST"; then _svc_start_postgres; fi

@@ -19,10 +19,16 @@ import exportsRoutes from './modules/exports/exports.routes.js';
 import exportLinksRoutes from './modules/exports/exports.links.routes.js';
 import { tenantsRoutes } from './modules/tenants/index.js';
 import webhookEndpointsRoutes from './modules/webhook-endpoints/webhook-endpoints.routes.js';
-import auth from './plugins/auth.js';
+import auth, { CLOCK_TOLERANCE_MS } from './plugins/auth.js';
+import { createDenylist } from './modules/tokens/tokens.denylist.js';
+import { createServiceTokensRepo } from './modules/tokens/tokens.repo.js';
 import db from './plugins/db.js';
 import errors, { frameworkErrors } from './plugins/errors.js';
 import health from './plugins/health.js';
+import metrics from './plugins/metrics.js';
+import { OUTBOX_QUEUE } from './modules/outbox/outbox.relay.js';
+import { REQUEST_TYPES } from './modules/rights-requests/rights-requests.table.js';
+import { OPEN_STATUSES } from './modules/rights-requests/rights-requests.transitions.js';
 import overload from './plugins/overload.js';
 import rateLimit from './plugins/rate-limit.js';
 import redis from './plugins/redis.js';
@@ -121,7 +127,9 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(db);
   await app.register(redis);
   app.decorate('services', createServices({ db: app.db, keyring: createKeyring(config), allowPrivateWebhooks: config.webhooks.allowPrivate, publicBaseUrl: config.publicBaseUrl, exportPartMaxBytes: config.exports.partMaxBytes, exportBuildsMax: config.exports.buildsMax, smtp: config.smtp, clock: opts.clock }));
-  await app.register(auth);
+  // Revoked jtis, whichever kind of token carries them; rows past their expiry (and the clock tolerance) drop out.
+  const serviceTokens = createServiceTokensRepo(app.db);
+  await app.register(auth, { denylist: createDenylist({ load: () => serviceTokens.revokedJtis(new Date(Date.now() - CLOCK_TOLERANCE_MS)) }) });
   app.decorateRequest('tenant', null);
   app.addHook('onRequest', async (request) => {
     if (request.principal) request.tenant = await app.services.tenants.context(request.principal.tenantId);
@@ -129,6 +137,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(rateLimit);
   await app.register(swagger, { webhooks: webhooksSection });
   await app.register(health);
+  await app.register(metrics, { clock: opts.clock, queueName: OUTBOX_QUEUE, requests: { types: REQUEST_TYPES, openStatuses: OPEN_STATUSES } });
 
   await app.register(tenantsRoutes);
   await app.register(purposesRoutes);

@@ -1,4 +1,5 @@
 // The only reader of process.env: every setting is validated here and passed down as a typed Config.
+import { resolve } from 'node:path';
 import { z } from 'zod';
 
 const bool = z
@@ -16,15 +17,27 @@ const EnvSchema = z.object({
   // Where connected systems reach this API from outside (task callback links are built on it).
   PUBLIC_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  DATABASE_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/rightful'),
+  // Unset (or empty): the embedded Postgres (src/db/embedded.ts) serves, with its data in RIGHTFUL_DATA_DIR.
+  DATABASE_URL: z.union([z.literal(''), z.url({ protocol: /^postgres(ql)?$/ })]).optional(),
+  RIGHTFUL_DATA_DIR: z.string().min(1).max(1024).default('.rightful'),
   DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
   DATABASE_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).default(5000),
   DATABASE_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).default(2000),
-  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  // Optional: without it the API rate-limits in memory and runs the outbox worker in its own process (one process only).
+  REDIS_URL: z.union([z.literal(''), z.url({ protocol: /^rediss?$/ })]).optional(),
   REDIS_PREFIX: z.string().min(1).max(64).default('rightful'),
   JWT_SECRET: z.string().min(32, 'JWT_SECRET must be at least 32 characters').default(DEV_JWT_SECRET),
   JWT_ISSUER: z.string().min(1).default('rightful'),
   JWT_AUDIENCE: z.string().min(1).default('rightful-api'),
+  // Tokens from the operator's identity provider (RS256/ES256 against its JWKS); all three or none.
+  OIDC_JWKS_URL: z.string().max(4000).optional(),
+  OIDC_ISSUERS: z.string().max(4000).optional(),
+  OIDC_AUDIENCE: z.string().min(1).max(500).optional(),
+  OIDC_TENANT_CLAIM: z.string().min(1).max(200).default('tid'),
+  OIDC_SCOPE_CLAIM: z.string().min(1).max(200).default('scope'),
+  OIDC_JWKS_CACHE_TTL_MS: z.coerce.number().int().min(100).max(86_400_000).default(60_000),
+  OIDC_JWKS_COOLDOWN_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
+  OIDC_JWKS_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5000),
   MASTER_KEY: z.string().default(DEV_MASTER_KEY),
   MASTER_KEY_ID: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/).default('k1'),
   REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).default(30000),
@@ -47,6 +60,9 @@ const EnvSchema = z.object({
   // The largest part of an access or portability export one system may upload (bytes; default 50 MB).
   EXPORT_PART_MAX_BYTES: z.coerce.number().int().min(1024).max(2_147_483_647).default(52_428_800),
   EXPORT_BUILDS_MAX: z.coerce.number().int().min(1).max(64).default(2),
+  // Prometheus metrics: off unless a token or a separate port is set (README "Metrics").
+  METRICS_TOKEN: z.string().regex(/^[\x21-\x7e]{32,256}$/, 'METRICS_TOKEN must be 32-256 printable ASCII characters').optional(),
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
 });
 
 /** "250ms", "5s", "5m", "2h", "3d" → milliseconds. */
@@ -64,9 +80,23 @@ export type Config = {
   /** The API's address as connected systems see it, without a trailing slash. */
   publicBaseUrl: string;
   logLevel: string;
-  database: { url: string; poolMax: number; statementTimeoutMs: number; connectTimeoutMs: number };
-  redis: { url: string; prefix: string };
+  database: {
+    /**
+     * Where Postgres answers. With `embedded` set it is EMBEDDED_PENDING_URL, which reaches nothing, until the
+     * embedded server runs: `openDatabase` (src/db/embedded.ts) returns the config with the server's address.
+     */
+    url: string;
+    /** Set when DATABASE_URL is unset: the embedded Postgres, keeping its data under `dataDir` (absolute). */
+    embedded: { dataDir: string } | null;
+    poolMax: number;
+    statementTimeoutMs: number;
+    connectTimeoutMs: number;
+  };
+  /** null when REDIS_URL is unset or empty: rate limits in memory, the outbox worker inside the API process. */
+  redis: { url: string; prefix: string } | null;
   jwt: { secret: string; issuer: string; audience: string };
+  /** Tokens from the operator's identity provider; null when OIDC_JWKS_URL is unset (HS256 service tokens only). */
+  oidc: OidcConfig | null;
   masterKey: { id: string; key: Buffer };
   http: { requestTimeoutMs: number; headersTimeoutMs: number; bodyLimit: number; bulkBodyLimit: number };
   rateLimit: { max: number; windowMs: number; authFailuresPerMinute: number };
@@ -75,6 +105,7 @@ export type Config = {
   smtp: { url: string; from: string } | null;
   worker: { concurrency: number; healthPort: number; sweepMs: number; reconcileMs: number; visibilityTimeoutMs: number };
   exports: { partMaxBytes: number; buildsMax: number };
+  metrics: { token: string | null; port: number | null };
 };
 
 function parseKey(raw: string): Buffer {
@@ -84,6 +115,48 @@ function parseKey(raw: string): Buffer {
 }
 
 export class ConfigError extends Error {}
+
+/** The database URL while the embedded Postgres has not started: the .invalid domain never resolves (RFC 2606). */
+export const EMBEDDED_PENDING_URL = 'postgres://embedded-postgres-not-started.invalid/rightful';
+
+export type OidcConfig = {
+  jwksUrls: string[];
+  issuers: string[];
+  audience: string;
+  tenantClaim: string;
+  scopeClaim: string;
+  cacheTtlMs: number;
+  cooldownMs: number;
+  timeoutMs: number;
+};
+
+const list = (v: string | undefined): string[] => (v ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+
+/** The identity-provider settings: JWKS URLs and issuers are comma-separated lists; http only outside production. */
+function oidcConfig(e: z.infer<typeof EnvSchema>): OidcConfig | null {
+  const jwksUrls = list(e.OIDC_JWKS_URL);
+  const issuers = list(e.OIDC_ISSUERS);
+  if (!jwksUrls.length && !issuers.length && !e.OIDC_AUDIENCE) return null;
+  if (!jwksUrls.length || !issuers.length || !e.OIDC_AUDIENCE) {
+    throw new ConfigError('OIDC_JWKS_URL, OIDC_ISSUERS and OIDC_AUDIENCE must be set together');
+  }
+  for (const u of jwksUrls) {
+    const protocol = URL.canParse(u) ? new URL(u).protocol : '';
+    if (protocol !== 'https:' && !(protocol === 'http:' && e.NODE_ENV !== 'production')) {
+      throw new ConfigError('OIDC_JWKS_URL must be a comma-separated list of https URLs (http outside production)');
+    }
+  }
+  return {
+    jwksUrls,
+    issuers,
+    audience: e.OIDC_AUDIENCE,
+    tenantClaim: e.OIDC_TENANT_CLAIM,
+    scopeClaim: e.OIDC_SCOPE_CLAIM,
+    cacheTtlMs: e.OIDC_JWKS_CACHE_TTL_MS,
+    cooldownMs: e.OIDC_JWKS_COOLDOWN_MS,
+    timeoutMs: e.OIDC_JWKS_TIMEOUT_MS,
+  };
+}
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
   const parsed = EnvSchema.safeParse(env);
@@ -99,6 +172,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   if (e.NODE_ENV === 'production' && (e.MASTER_KEY === DEV_MASTER_KEY || e.JWT_SECRET === DEV_JWT_SECRET)) {
     throw new ConfigError('MASTER_KEY and JWT_SECRET must be set in production (the development defaults are public)');
   }
+  // The embedded Postgres is for a laptop: production names its database.
+  if (e.NODE_ENV === 'production' && !e.DATABASE_URL) throw new ConfigError('DATABASE_URL must be set in production');
   return {
     env: e.NODE_ENV,
     host: e.HOST,
@@ -106,13 +181,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     publicBaseUrl: (e.PUBLIC_BASE_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ''),
     logLevel: e.LOG_LEVEL,
     database: {
-      url: e.DATABASE_URL,
+      url: e.DATABASE_URL || EMBEDDED_PENDING_URL,
+      embedded: e.DATABASE_URL ? null : { dataDir: resolve(e.RIGHTFUL_DATA_DIR) },
       poolMax: e.DATABASE_POOL_MAX,
       statementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS,
       connectTimeoutMs: e.DATABASE_CONNECT_TIMEOUT_MS,
     },
-    redis: { url: e.REDIS_URL, prefix: e.REDIS_PREFIX },
+    redis: e.REDIS_URL ? { url: e.REDIS_URL, prefix: e.REDIS_PREFIX } : null,
     jwt: { secret: e.JWT_SECRET, issuer: e.JWT_ISSUER, audience: e.JWT_AUDIENCE },
+    oidc: oidcConfig(e),
     masterKey: { id: e.MASTER_KEY_ID, key: parseKey(e.MASTER_KEY) },
     http: {
       requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
@@ -138,6 +215,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       visibilityTimeoutMs: e.OUTBOX_VISIBILITY_TIMEOUT_MS,
     },
     exports: { partMaxBytes: e.EXPORT_PART_MAX_BYTES, buildsMax: e.EXPORT_BUILDS_MAX },
+    metrics: { token: e.METRICS_TOKEN ?? null, port: e.METRICS_PORT ?? null },
     ...overrides,
   };
 }

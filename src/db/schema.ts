@@ -10,3 +10,4 @@ export * from '../modules/rights-requests/rights-requests.table.js';
 export * from '../modules/systems/systems.table.js';
 export * from '../modules/tasks/tasks.table.js';
 export * from '../modules/exports/exports.table.js';
+export * from '../modules/tokens/tokens.table.js';

@@ -6,7 +6,7 @@ export const UuidSchema = z.uuid();
 
 const PROBLEM_DESCRIPTIONS = {
   400: 'The request is malformed or invalid (VALIDATION_FAILED names every field at fault)',
-  401: 'No token, or a token that is invalid or expired (UNAUTHORIZED)',
+  401: 'No token, or a token that is invalid, expired or revoked (UNAUTHORIZED)',
   403: "The token lacks this operation's scope (FORBIDDEN)",
   404: 'Not found in the caller\'s tenant (another tenant\'s ids answer 404 too)',
   409: 'Conflict with the current state, or an Idempotency-Key reused with a different body',
@@ -14,7 +14,7 @@ const PROBLEM_DESCRIPTIONS = {
   415: 'The body is not application/json',
   422: 'Well-formed, but not allowed by the rules of the domain (the detail says which)',
   429: 'Rate limit reached; retry after Retry-After seconds',
-  503: 'A dependency (Postgres) is unavailable; retry after Retry-After seconds',
+  503: 'A dependency (Postgres, or the keys of the identity provider) is unavailable, or the service is overloaded; retry after Retry-After seconds',
 } as const;
 export type ProblemStatus = keyof typeof PROBLEM_DESCRIPTIONS;
 

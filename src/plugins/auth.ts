@@ -1,15 +1,26 @@
-// Service tokens: HS256 JWTs with sub, tid, scope, exp. Every route that declares `config.scopes` requires one.
+// Service tokens: HS256 JWTs with sub, tid, scope, exp (minted by the CLI), or RS256/ES256 tokens from the operator's
+// identity provider, verified against its JWKS. Every route that declares `config.scopes` requires one; a token
+// whose jti was revoked is refused.
 import jwt from '@fastify/jwt';
 import fp from 'fastify-plugin';
+import { jwtVerify, type JWTPayload } from 'jose';
 import { z } from 'zod';
 import type { FastifyRequest } from 'fastify';
 import createError from '@fastify/error';
+import type { OidcConfig } from '../config.js';
 import { Forbidden, Unauthorized } from '../lib/errors.js';
+import { createJwksStore, IDP_ALGORITHMS, JwksUnavailable, type JwksStore } from '../lib/jwks.js';
 
 const TooManyAuthFailures = createError<'RATE_LIMITED', 429, []>(
   'RATE_LIMITED',
   'Too many failed authentications from this address; retry after Retry-After seconds',
   429,
+);
+
+const IdpUnavailable = createError<'IDP_UNAVAILABLE', 503, []>(
+  'IDP_UNAVAILABLE',
+  "The identity provider's signing keys cannot be fetched; retry after Retry-After seconds",
+  503,
 );
 
 export const SCOPES = [
@@ -38,10 +49,22 @@ const Claims = z.object({
   exp: z.number(),
   // fast-jwt checks nbf and exp but not iat; a NumericDate when present, checked below.
   iat: z.number().optional(),
+  jti: z.string().min(1).max(200).optional(),
 });
 
+/** The claims of an identity provider's token once its signature, iss, aud, exp and nbf are checked. */
+const IdpClaims = z.object({
+  sub: z.string().min(1).max(200),
+  iat: z.number().optional(),
+  jti: z.string().min(1).max(200).optional(),
+});
+const TenantId = z.uuid();
+const MAX_SCOPES = 200;
+
+type Verified = { tenantId: string; sub: string; scopes: Set<string>; iat?: number; jti?: string };
+
 /** How far a token's clock may run ahead of (or behind) ours: applies to exp, nbf and iat alike. */
-const CLOCK_TOLERANCE_MS = 30_000;
+export const CLOCK_TOLERANCE_MS = 30_000;
 const FAILURE_WINDOW_MS = 60_000;
 /** At most this many addresses are tracked; see createFailureCounter. */
 const MAX_TRACKED_ADDRESSES = 50_000;
@@ -87,9 +110,18 @@ declare module 'fastify' {
   }
 }
 
-export default fp(
-  async (app) => {
+/** Whether a token's jti was revoked: composed by app.ts from the tokens module (a denylist over service_tokens). */
+export type RevocationCheck = { isRevoked(jti: string): Promise<boolean> };
+
+export default fp<{ denylist: RevocationCheck }>(
+  async (app, opts) => {
     const { secret, issuer, audience } = app.config.jwt;
+    const oidc = app.config.oidc;
+    const keys = oidc
+      ? createJwksStore({ urls: oidc.jwksUrls, cacheTtlMs: oidc.cacheTtlMs, cooldownMs: oidc.cooldownMs, timeoutMs: oidc.timeoutMs, log: app.log })
+      : null;
+    // Revoked jtis, whichever kind of token carries them.
+    const { denylist } = opts;
     await app.register(jwt, {
       secret,
       sign: { algorithm: 'HS256', iss: issuer, aud: audience },
@@ -117,6 +149,7 @@ export default fp(
       try {
         await authenticate(request, required);
       } catch (err) {
+        if (err instanceof IdpUnavailable && oidc) reply.header('retry-after', String(Math.max(1, Math.ceil(oidc.cooldownMs / 1000))));
         if (err instanceof Unauthorized) {
           const { blocked, retryAfterSeconds } = failures.fail(request.ip);
           if (blocked) {
@@ -138,6 +171,22 @@ export default fp(
       if (!header || !/^Bearer [A-Za-z0-9._~+/=-]+$/.test(header) || header.length > 8192) {
         throw new Unauthorized('Send a service token as "Authorization: Bearer <token>"');
       }
+      const token = header.slice('Bearer '.length);
+      // The header's alg only picks the verifier; each verifier accepts its own algorithms and no other, so an
+      // HS256 token signed with an IdP's public key meets the HS256 secret and fails, and `none` fails both.
+      const v = keys && oidc && (IDP_ALGORITHMS as readonly unknown[]).includes(headerAlg(token)) ? await verifyIdpToken(token, keys, oidc) : await verifyServiceToken(request);
+      // An iat in the future means a wrong clock or a forged token; like nbf and exp, it gets the clock tolerance.
+      if (v.iat !== undefined && v.iat * 1000 > Date.now() + CLOCK_TOLERANCE_MS) {
+        throw new Unauthorized('The bearer token was issued in the future');
+      }
+      // Tokens without a jti (minted before jtis were given) cannot be revoked; they work until they expire.
+      if (v.jti !== undefined && (await denylist.isRevoked(v.jti))) throw new Unauthorized('The bearer token has been revoked');
+      const missing = required.filter((s) => !v.scopes.has(s));
+      if (missing.length > 0) throw new Forbidden(`This operation needs the scope ${missing.join(' ')}`);
+      request.principal = { tenantId: v.tenantId, clientId: v.sub, scopes: v.scopes };
+    }
+
+    async function verifyServiceToken(request: FastifyRequest): Promise<Verified> {
       let payload: unknown;
       try {
         payload = await request.jwtVerify();
@@ -147,18 +196,62 @@ export default fp(
       }
       const claims = Claims.safeParse(payload);
       if (!claims.success) throw new Unauthorized('The bearer token lacks a valid sub, tid, scope or exp claim');
-      // An iat in the future means a wrong clock or a forged token; like nbf and exp, it gets the clock tolerance.
-      if (claims.data.iat !== undefined && claims.data.iat * 1000 > Date.now() + CLOCK_TOLERANCE_MS) {
-        throw new Unauthorized('The bearer token was issued in the future');
+      const { tid, sub, scope, iat, jti } = claims.data;
+      return { tenantId: tid, sub, scopes: new Set(scope.split(' ').filter(Boolean)), iat, jti };
+    }
+
+    async function verifyIdpToken(token: string, store: JwksStore, o: OidcConfig): Promise<Verified> {
+      let payload: JWTPayload;
+      try {
+        ({ payload } = await jwtVerify(token, (h) => store.getKey(h), {
+          algorithms: [...IDP_ALGORITHMS],
+          issuer: o.issuers,
+          audience: o.audience,
+          requiredClaims: ['sub', 'exp', 'iss', 'aud'],
+          clockTolerance: CLOCK_TOLERANCE_MS / 1000,
+        }));
+      } catch (err) {
+        if (err instanceof JwksUnavailable) throw new IdpUnavailable();
+        throw new Unauthorized('The bearer token is not valid or has expired');
       }
-      const scopes = new Set(claims.data.scope.split(' ').filter(Boolean));
-      const missing = required.filter((s) => !scopes.has(s));
-      if (missing.length > 0) throw new Forbidden(`This operation needs the scope ${missing.join(' ')}`);
-      request.principal = { tenantId: claims.data.tid, clientId: claims.data.sub, scopes };
+      const claims = IdpClaims.safeParse(payload);
+      if (!claims.success) throw new Unauthorized('The bearer token lacks a valid sub, iat or jti claim');
+      const tenant = TenantId.safeParse(claimAt(payload, o.tenantClaim));
+      if (!tenant.success) throw new Unauthorized(`The bearer token's ${o.tenantClaim} claim does not name a tenant`);
+      return { tenantId: tenant.data, sub: claims.data.sub, scopes: idpScopes(claimAt(payload, o.scopeClaim)), iat: claims.data.iat, jti: claims.data.jti };
     }
   },
-  { name: 'auth', dependencies: ['config'] },
+  { name: 'auth', dependencies: ['config', 'db'] },
 );
+
+/** The alg a token's header names, or undefined when the header is not readable JSON. */
+function headerAlg(token: string): unknown {
+  try {
+    const header: unknown = JSON.parse(Buffer.from(token.slice(0, token.indexOf('.')), 'base64url').toString('utf8'));
+    return typeof header === 'object' && header !== null ? (header as { alg?: unknown }).alg : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A claim by name, or by a dotted path into nested objects (`realm_access.roles`) when no claim has that name
+ * (namespaced claims such as `https://example.com/tid` contain dots themselves). */
+function claimAt(payload: Record<string, unknown>, name: string): unknown {
+  if (Object.hasOwn(payload, name)) return payload[name];
+  let at: unknown = payload;
+  for (const part of name.split('.')) {
+    if (typeof at !== 'object' || at === null || Array.isArray(at) || !Object.hasOwn(at, part)) return undefined;
+    at = (at as Record<string, unknown>)[part];
+  }
+  return at;
+}
+
+/** Scopes from a space-separated string (`scope`) or an array claim (`scp`, `roles`); names outside SCOPES are
+ * the IdP's business and are ignored. */
+function idpScopes(claim: unknown): Set<string> {
+  const names = typeof claim === 'string' ? claim.split(' ') : Array.isArray(claim) ? claim.filter((x): x is string => typeof x === 'string') : [];
+  return new Set(names.slice(0, MAX_SCOPES).filter((s) => (SCOPES as readonly string[]).includes(s)));
+}
 
 function authorizationHeaderCount(rawHeaders: string[]): number {
   let n = 0;

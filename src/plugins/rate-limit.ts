@@ -1,5 +1,6 @@
-// Per-client rate limits: keyed by tenant and token subject once authenticated, by IP before. Redis-backed,
-// and a Redis outage never takes the API down (skipOnError).
+// Per-client rate limits: keyed by tenant and token subject once authenticated, by IP before. Redis-backed when Redis
+// is configured (shared by every API process), and a Redis outage never takes the API down (skipOnError). Without
+// Redis the counters live in this process's memory: right for one process, and N processes would allow N times the limit.
 import rateLimit from '@fastify/rate-limit';
 import fp from 'fastify-plugin';
 
@@ -10,8 +11,7 @@ export default fp(
       hook: 'preHandler',
       max: app.config.rateLimit.max,
       timeWindow: app.config.rateLimit.windowMs,
-      redis: app.redis,
-      nameSpace: `${app.config.redis.prefix}:rl:`,
+      ...(app.redis && app.config.redis ? { redis: app.redis, nameSpace: `${app.config.redis.prefix}:rl:` } : {}),
       skipOnError: true,
       keyGenerator: (request) => (request.principal ? `c:${request.principal.tenantId}:${request.principal.clientId}` : `ip:${request.ip}`),
       allowList: (request) => request.url === '/healthz' || request.url === '/readyz',

@@ -1,15 +1,21 @@
-// Redis: rate-limit counters today, queues later. Commands fail fast while it is down instead of buffering.
+// Redis, when REDIS_URL is set: rate-limit counters shared by every API process. Commands fail fast while it is down
+// instead of buffering. Without it (`app.redis` null) rate limits are counted in memory, per process.
 import fp from 'fastify-plugin';
 import { Redis } from 'ioredis';
 
 declare module 'fastify' {
   interface FastifyInstance {
-    redis: Redis;
+    /** null when Redis is not configured. */
+    redis: Redis | null;
   }
 }
 
 export default fp(
   async (app) => {
+    if (!app.config.redis) {
+      app.decorate('redis', null);
+      return;
+    }
     const redis = new Redis(app.config.redis.url, {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,

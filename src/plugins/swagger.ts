@@ -1,6 +1,7 @@
 // The OpenAPI document, generated from the route schemas: /openapi.json, Swagger UI at /docs, `npm run openapi`.
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -10,7 +11,9 @@ processing purposes that the right to information is answered from.
 
 **Authentication.** Every /v1 operation takes a service token: \`Authorization: Bearer <jwt>\`, HS256, with the
 claims \`sub\` (client name), \`tid\` (tenant id), \`scope\` (space-separated) and \`exp\`. Operators mint tokens with
-\`npm run cli -- token --tenant ID --scope "..."\`. A missing or invalid token is a 401; a token without the
+\`npm run cli -- token --tenant ID --scope "..."\` (each with a \`jti\`, revocable with \`token revoke\`). Where the
+operator configured an identity provider (\`OIDC_*\`), its RS256 or ES256 tokens are accepted too, the tenant and
+scopes read from configured claims. A missing, invalid, expired or revoked token is a 401; a token without the
 operation's scope is a 403. Another tenant's ids answer 404.
 
 **Errors.** Every error is \`application/problem+json\` (RFC 9457) with a stable \`code\`. Bad input is a 400
@@ -143,6 +146,29 @@ function tidy(doc: OpenApiDoc, webhooks: WebhooksSection | undefined): OpenApiDo
   return out;
 }
 
+// A host name, an IPv4 address or a bracketed IPv6 address, with an optional port: anything else is not echoed.
+const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?$/;
+
+/** The origin a request reached the service at: its Host and scheme, or X-Forwarded-Host and X-Forwarded-Proto
+ * when TRUST_PROXY is set (Fastify's request.host and request.protocol decide which). Null when it is not a plain origin. */
+export function servedOrigin(request: FastifyRequest): string | null {
+  const { protocol, host } = request;
+  if ((protocol !== 'http' && protocol !== 'https') || typeof host !== 'string' || host.length > 260 || !HOST.test(host)) return null;
+  return `${protocol}://${host.toLowerCase()}`;
+}
+
+/** The document with the request's origin as its first server (once; the documented servers follow). The answer
+ * depends on the headers that name the origin, and says so to caches. */
+export function withServedOrigin<T>(doc: T, request: FastifyRequest, reply: FastifyReply): T {
+  reply.header('vary', request.server.config.trustProxy ? 'Host, X-Forwarded-Host, X-Forwarded-Proto' : 'Host');
+  const origin = servedOrigin(request);
+  if (!origin) return doc;
+  const d = doc as { servers?: { url: string; description?: string }[] };
+  const others = (d.servers ?? []).filter((s) => s.url.replace(/\/+$/, '') !== origin);
+  d.servers = [{ url: origin, description: 'This instance (where this document was served from)' }, ...others];
+  return doc;
+}
+
 export default fp<{ webhooks?: () => WebhooksSection }>(
   async (app, opts) => {
     await app.register(swagger, {
@@ -163,10 +189,12 @@ export default fp<{ webhooks?: () => WebhooksSection }>(
           { name: 'rights-requests', description: 'Data subject requests (Arts. 15-22), their legal deadline (Art. 12(3)) and audit trail' },
           { name: 'webhooks', description: 'Signed event delivery to the CRM (Standard Webhooks)' },
           { name: 'health', description: 'Liveness and readiness for orchestrators' },
+          { name: 'operations', description: "Metrics for the operator's monitoring (Prometheus); off unless configured" },
         ],
         components: {
           securitySchemes: {
             bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'A service token minted by the operator CLI' },
+            metricsToken: { type: 'http', scheme: 'bearer', description: 'The METRICS_TOKEN the operator configured (not a service token)' },
           },
         },
         security: [{ bearerAuth: [] }],
@@ -174,8 +202,12 @@ export default fp<{ webhooks?: () => WebhooksSection }>(
       transform: jsonSchemaTransform,
       transformObject: (input) => tidy(jsonSchemaTransformObject(input) as OpenApiDoc, opts.webhooks?.()) as ReturnType<typeof jsonSchemaTransformObject>,
     });
-    await app.register(swaggerUi, { routePrefix: '/docs' });
-    app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+    // The live document offers the origin it is served from first, so "Try it out" calls this very instance.
+    await app.register(swaggerUi, {
+      routePrefix: '/docs',
+      transformSpecification: (doc, request, reply) => withServedOrigin(doc, request as FastifyRequest, reply as FastifyReply),
+    });
+    app.get('/openapi.json', { schema: { hide: true } }, async (request, reply) => withServedOrigin(structuredClone(app.swagger()), request, reply));
   },
   { name: 'swagger' },
 );

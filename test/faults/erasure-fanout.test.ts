@@ -88,7 +88,7 @@ t.test('Redis emptied and the worker killed mid-fan-out: every task completes, e
   const received = () => new Set(receivers.flatMap((r) => r.tasks.map((x) => x.taskId))).size;
 
   // The first worker is a process of its own, so it can be killed outright.
-  const childEnv = { ...process.env, ...env, DATABASE_URL: ta.databaseUrl, REDIS_PREFIX: ta.config.redis.prefix, WORKER_HEALTH_PORT: '0', LOG_LEVEL: 'silent', NODE_ENV: 'test' };
+  const childEnv = { ...process.env, ...env, DATABASE_URL: ta.databaseUrl, REDIS_PREFIX: ta.config.redis!.prefix, WORKER_HEALTH_PORT: '0', LOG_LEVEL: 'silent', NODE_ENV: 'test' };
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker.ts'], { cwd: root, env: childEnv, stdio: 'ignore' });
   const exited = new Promise((r) => child.once('exit', r));
   t.teardown(() => child.kill('SIGKILL'));

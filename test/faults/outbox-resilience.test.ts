@@ -93,7 +93,7 @@ t.test('a worker killed mid-delivery: a new worker delivers everything, repeats 
 
   let hang = true;
   receiver.respond = () => (hang ? 'hang' : 200);
-  const env = { ...process.env, ...fastEnv(redis.url), DATABASE_URL: ta.databaseUrl, REDIS_PREFIX: ta.config.redis.prefix, WORKER_HEALTH_PORT: '0', LOG_LEVEL: 'silent', NODE_ENV: 'test' };
+  const env = { ...process.env, ...fastEnv(redis.url), DATABASE_URL: ta.databaseUrl, REDIS_PREFIX: ta.config.redis!.prefix, WORKER_HEALTH_PORT: '0', LOG_LEVEL: 'silent', NODE_ENV: 'test' };
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker.ts'], { cwd: root, env, stdio: 'ignore' });
   t.teardown(() => child.kill('SIGKILL'));
   const ids = await grants(ta, 10, 'killed');

@@ -1,6 +1,6 @@
-// The outbox worker in tests: settings that make it sweep, reconcile and retry within a test's time, and an
-// in-process worker stopped at teardown.
-import { startWorker, type StartWorkerOptions } from '../../src/worker-runtime.js';
+// The outbox worker in tests: settings that make it sweep, reconcile and retry within a test's time, and a worker
+// started in the test's process (through BullMQ, or the in-process transport without Redis) stopped at teardown.
+import { startInProcessWorker, startWorker, type StartWorkerOptions } from '../../src/worker-runtime.js';
 import type { TestApp } from '../helper.js';
 
 type Teardown = { teardown(fn: () => unknown): void };
@@ -19,10 +19,16 @@ export function fastWorkerEnv(overrides: Record<string, string> = {}): Record<st
   };
 }
 
-/** An in-process worker on the test app's database and Redis (no health port), stopped at teardown. `register`
- * adds jobs beside the modules', as a new consumer would. */
-export async function startTestWorker(t: Teardown, ta: TestApp, opts: Pick<StartWorkerOptions, 'clock' | 'register'> = {}) {
-  const worker = await startWorker(ta.config, { ...opts, healthPort: null });
+/** A worker on the test app's database and Redis (no health port), stopped at teardown. `register` adds jobs beside
+ * the modules', as a new consumer would. `inProcess`: the dispatcher run by the relay itself, without Redis (as the
+ * API runs it when REDIS_URL is unset); the default follows the config: BullMQ when it has Redis. */
+export async function startTestWorker(
+  t: Teardown,
+  ta: TestApp,
+  opts: Pick<StartWorkerOptions, 'clock' | 'register'> & { inProcess?: boolean } = {},
+) {
+  const { inProcess = ta.config.redis === null, ...rest } = opts;
+  const worker = inProcess ? await startInProcessWorker(ta.config, rest) : await startWorker(ta.config, { ...rest, healthPort: null });
   t.teardown(() => worker.stop(5000));
   return worker;
 }

@@ -85,7 +85,7 @@ t.test('logs carry no identifiers, evidence or tokens', async (t) => {
   t.ok(statuses.some((s) => s >= 400 && s < 500) && statuses.some((s) => s < 300), `successes and failures were logged (${statuses})`);
 
   // Rate-limit keys in Redis carry the tenant and client only.
-  const keys = await ta.app.redis.keys(`${ta.config.redis.prefix}*`);
+  const keys = await ta.app.redis!.keys(`${ta.config.redis!.prefix}*`);
   for (const k of keys) for (const s of secrets) t.notOk(k.includes(s), `redis key ${k} has no personal data`);
 
   const out = lines.join('');

@@ -1,5 +1,6 @@
 // The outbox's dispatcher: modules register a handler per topic (with a zod schema of the row's payload), and the
-// queue's processor hands every row to it. The outbox knows no module; the composition root registers them.
+// queue's processor hands every row to it (a BullMQ worker, or the relay itself when there is no Redis: see
+// outbox.in-process.ts; both retry alike). The outbox knows no module; the composition root registers them.
 //
 //   dispatcher.register('task.send', {
 //     payload: z.object({ task_id: z.uuid() }),

@@ -1,5 +1,7 @@
-// The relay: moves due outbox rows into BullMQ (woken by LISTEN/NOTIFY and by a short poll), and re-enqueues rows
-// whose job vanished (Redis restarted empty, a worker killed mid-job) once the visibility timeout has passed.
+// The relay: claims due outbox rows and hands them to a transport (woken by LISTEN/NOTIFY and by a short poll), and
+// re-enqueues rows whose job vanished (Redis restarted empty, a worker killed mid-job) once the visibility timeout has
+// passed. Two transports sit behind it: BullMQ on Redis (any number of workers), and the dispatcher run in this
+// process (outbox.in-process.ts, when there is no Redis). The claiming, the retries and the recovery are the same.
 import type { Queue } from 'bullmq';
 import pg from 'pg';
 import type { Logger } from 'pino';
@@ -16,7 +18,36 @@ export type RelayOptions = { sweepMs: number; reconcileMs: number; visibilityTim
 
 export const jobIdOf = (row: { id: string; attempts: number }) => `ob-${row.id}-${row.attempts}`;
 
-export function createRelay(deps: { repo: OutboxRepo; queue: Queue; log: Logger; options: RelayOptions; clock?: () => Date }) {
+/** A row the relay claimed: `attempts` counts its claims, so (id, attempts) names one hand-over. */
+export type ClaimedRow = { id: string; topic: string; attempts: number };
+
+/** Where the relay hands claimed rows: the queue that runs the dispatcher on them. */
+export type OutboxTransport = {
+  /** Takes the rows or throws (the relay then puts them back to pending); a row handed over twice runs once. */
+  add(rows: ClaimedRow[]): Promise<void>;
+  /** Whether the row's job still waits to run (for a slot or a retry): the reconciler leaves such rows alone. */
+  isQueued(row: ClaimedRow): Promise<boolean>;
+  /** How many rows it takes now; the relay claims no more. Absent: a whole batch. */
+  room?(): number;
+  /** Calls `fn` when room frees up, so rows left due for want of room are claimed at once. */
+  onRoom?(fn: () => void): void;
+};
+
+/** BullMQ as the transport: one job per claim, named by the row's topic, with id `ob-<id>-<attempts>` (re-adding dedupes). */
+export function createBullmqTransport(queue: Queue): OutboxTransport {
+  return {
+    async add(rows) {
+      await queue.addBulk(rows.map((r) => ({ name: r.topic, data: { outbox_id: r.id } satisfies OutboxJob, opts: { jobId: jobIdOf(r) } })));
+    },
+    async isQueued(row) {
+      const job = await queue.getJob(jobIdOf(row));
+      const state = job ? await job.getState() : 'missing';
+      return state === 'waiting' || state === 'delayed' || state === 'prioritized' || state === 'waiting-children';
+    },
+  };
+}
+
+export function createRelay(deps: { repo: OutboxRepo; queue: OutboxTransport; log: Logger; options: RelayOptions; clock?: () => Date }) {
   const { repo, queue, log, options } = deps;
   // Due-ness follows the injected clock, so tests can move time forward to a reminder without waiting for it.
   const clock = deps.clock ?? (() => new Date());
@@ -27,6 +58,18 @@ export function createRelay(deps: { repo: OutboxRepo; queue: Queue; log: Logger;
   let listener: pg.Client | null = null;
   let loops: Promise<void>[] = [];
   let lastReconcile = 0;
+  // The last sweep claimed as much as the transport had room for: more rows may be due.
+  let wantsRoom = false;
+
+  const poke = () => {
+    if (wake) wake();
+    else notified = true;
+  };
+  queue.onRoom?.(() => {
+    if (!wantsRoom) return;
+    wantsRoom = false;
+    poke();
+  });
 
   const nap = (ms: number) =>
     new Promise<void>((resolve) => {
@@ -51,10 +94,7 @@ export function createRelay(deps: { repo: OutboxRepo; queue: Queue; log: Logger;
       listener = null;
       client.end().catch(() => {});
     });
-    client.on('notification', () => {
-      if (wake) wake();
-      else notified = true;
-    });
+    client.on('notification', poke);
     try {
       await client.connect();
       await client.query(`LISTEN ${OUTBOX_CHANNEL}`);
@@ -65,14 +105,18 @@ export function createRelay(deps: { repo: OutboxRepo; queue: Queue; log: Logger;
     }
   }
 
-  /** Claims one batch and hands it to the queue; returns how many rows it moved. */
+  /** Claims one batch (no more than the transport has room for) and hands it over; returns how many rows it moved. */
   async function sweep(): Promise<number> {
-    const rows = await repo.claimDue(options.batch, clock());
+    const limit = Math.max(0, Math.min(options.batch, queue.room?.() ?? options.batch));
+    wantsRoom = limit < options.batch;
+    if (limit === 0) return 0;
+    const rows = await repo.claimDue(limit, clock());
+    if (rows.length < limit) wantsRoom = false;
     if (rows.length === 0) return 0;
     try {
-      await queue.addBulk(rows.map((r) => ({ name: r.topic, data: { outbox_id: r.id } satisfies OutboxJob, opts: { jobId: jobIdOf(r) } })));
+      await queue.add(rows);
     } catch (err) {
-      // Redis is down or refused: the rows go back to pending and nothing is lost.
+      // Redis is down or refused, or the transport is closing: the rows go back to pending and nothing is lost.
       await repo.release(rows.map((r) => r.id), 'enqueue failed');
       throw err;
     }
@@ -83,14 +127,12 @@ export function createRelay(deps: { repo: OutboxRepo; queue: Queue; log: Logger;
     const rows = await repo.overdueInFlight(options.visibilityTimeoutMs, 500);
     let requeued = 0;
     for (const r of rows) {
-      const job = await queue.getJob(jobIdOf(r));
-      const state = job ? await job.getState() : 'missing';
       // Only a job still queued is left alone. Any other state means the row's job is gone or its processor is:
-      // finished without finishing the row, failed, vanished with Redis, or active past the visibility timeout
-      // with no hold on the row (a processor takes its row first thing; the row's hold has expired, or was never
-      // taken because the processor died). A processor that is merely slow then fails its take, harmlessly.
-      const queued = state === 'waiting' || state === 'delayed' || state === 'prioritized' || state === 'waiting-children';
-      if (!queued) {
+      // finished without finishing the row, failed, vanished with Redis (or with the process that held it), or
+      // active past the visibility timeout with no hold on the row (a processor takes its row first thing; the
+      // row's hold has expired, or was never taken because the processor died). A processor that is merely slow
+      // then fails its take, harmlessly.
+      if (!(await queue.isQueued(r))) {
         await repo.requeue(r.id, r.attempts);
         requeued++;
       }
@@ -111,6 +153,7 @@ export function createRelay(deps: { repo: OutboxRepo; queue: Queue; log: Logger;
           await reconcile();
         }
         backoff = 0;
+        // A full batch: more rows are due now. Fewer: nap until NOTIFY, the poll, or (short of room) a free slot.
         if (moved < options.batch) await nap(options.sweepMs);
       } catch (err) {
         backoff = Math.min(backoff ? backoff * 2 : 250, 5000);
