@@ -20,7 +20,6 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { loadConfig } from '../src/config.js';
 import { createDb, createPool } from '../src/db/client.js';
 import { runMigrations } from '../src/db/migrate.js';
@@ -215,27 +214,7 @@ async function main(): Promise<void> {
   const machine = conditions();
   log(`machine: ${JSON.stringify(machine)}`);
 
-  const redisPort = await freePort();
-  const redisUrl = `redis://127.0.0.1:${redisPort}`;
-  const redis = spawnChild('redis', env.REDIS_SERVER ?? 'redis-server', ['--bind', '127.0.0.1', '--port', String(redisPort), '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'], {});
-  await waitFor('redis-server', redis, async () => {
-    const c = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    c.on('error', () => {});
-    try {
-      await c.connect();
-      return (await c.ping()) === 'PONG';
-    } finally {
-      c.disconnect();
-    }
-  });
-  const redisVersion = await (async () => {
-    const c = new Redis(redisUrl);
-    try {
-      return /redis_version:(\S+)/.exec(await c.info('server'))?.[1] ?? '?';
-    } finally {
-      c.disconnect();
-    }
-  })();
+  const { url: redisUrl, version: redisVersion } = await run.startRedis(['--maxmemory-policy', 'noeviction']);
   const pgVersion = await postgresVersion(opts.adminUrl);
   const secrets = { MASTER_KEY: randomBytes(32).toString('hex'), JWT_SECRET: randomBytes(32).toString('hex') };
 

@@ -161,29 +161,8 @@ async function main(): Promise<void> {
   log(`machine: ${JSON.stringify(machine)}`);
 
   // 1. Private Redis: its own port, nothing persisted; stopping it removes every key of this run.
-  const redisPort = await freePort();
-  const redisUrl = `redis://127.0.0.1:${redisPort}`;
-  const redisBin = env.REDIS_SERVER ?? 'redis-server';
-  const redis = spawnChild('redis', redisBin, ['--bind', '127.0.0.1', '--port', String(redisPort), '--save', '', '--appendonly', 'no', '--protected-mode', 'yes'], {});
-  await waitFor('redis-server', redis, async () => {
-    const c = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    c.on('error', () => {}); // refused until redis-server listens
-    try {
-      await c.connect();
-      return (await c.ping()) === 'PONG';
-    } finally {
-      c.disconnect();
-    }
-  });
-  const redisVersion = await (async () => {
-    const c = new Redis(redisUrl);
-    try {
-      return /redis_version:(\S+)/.exec(await c.info('server'))?.[1] ?? '?';
-    } finally {
-      c.disconnect();
-    }
-  })();
-  log(`  redis-server ${redisVersion} on ${redisUrl} (pid ${redis.pid})`);
+  const { url: redisUrl, version: redisVersion } = await run.startRedis(['--protected-mode', 'yes']);
+  log(`  redis-server ${redisVersion} on ${redisUrl} (pid ${children.get('redis')?.pid})`);
 
   const pgVersion = await postgresVersion(opts.adminUrl);
 

@@ -7,6 +7,7 @@ import { createServer } from 'node:net';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -226,6 +227,30 @@ export function createRun(o: { pidFile: string; logPrefix?: string; adminUrl: st
     }
   }
 
+  /** A private redis-server for the run (REDIS_SERVER names the binary), on a free port, no persistence, `extraArgs`
+   * added; its URL and version once it answers. Stopped with the run's other children. */
+  async function startRedis(extraArgs: string[] = []): Promise<{ url: string; version: string }> {
+    const port = await freePort();
+    const url = `redis://127.0.0.1:${port}`;
+    const redis = spawnChild('redis', env.REDIS_SERVER ?? 'redis-server', ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no', ...extraArgs], {});
+    await waitFor('redis-server', redis, async () => {
+      const c = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      c.on('error', () => {}); // refused until redis-server listens
+      try {
+        await c.connect();
+        return (await c.ping()) === 'PONG';
+      } finally {
+        c.disconnect();
+      }
+    });
+    const c = new Redis(url);
+    try {
+      return { url, version: /redis_version:(\S+)/.exec(await c.info('server'))?.[1] ?? '?' };
+    } finally {
+      c.disconnect();
+    }
+  }
+
   return {
     children,
     spawnChild,
@@ -233,6 +258,7 @@ export function createRun(o: { pidFile: string; logPrefix?: string; adminUrl: st
     tailLogs,
     killLeftovers,
     waitFor,
+    startRedis,
     cleanup,
     atCleanup: (hook: () => void) => void hooks.push(hook),
   };
