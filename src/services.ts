@@ -88,9 +88,10 @@ export function createServices(deps: {
     exportData: { deleteForSubject: (tenantId, subjectId, tx) => exports.deleteForSubject(tenantId, subjectId, tx) },
     clock: deps.clock,
   });
+  const exportsRepo = createExportsRepo(db);
   const exports = createExportsService({
     db,
-    repo: createExportsRepo(db),
+    repo: exportsRepo,
     requests: requestsRepo,
     tasksRepo,
     tasks,
@@ -121,6 +122,7 @@ export function createServices(deps: {
     exportLinks: createExportLinksService({
       db,
       repo: createExportLinksRepo(db),
+      packages: exportsRepo,
       requests: requestsRepo,
       tenants: tenantsRepo,
       subjects,

@@ -1,5 +1,6 @@
 // A local webhook receiver for tests: records every request, answers as told.
 import http from 'node:http';
+import { Webhook } from 'standardwebhooks';
 import type { AddressInfo } from 'node:net';
 
 export type Received = { headers: http.IncomingHttpHeaders; body: string; at: number };
@@ -56,4 +57,13 @@ export async function startReceiver(t: { teardown(fn: () => unknown): void }): P
     });
   t.teardown(() => r.close!());
   return r as Receiver;
+}
+
+/** The delivered event, verified as Standard Webhooks says with the endpoint's secret (throws when it does not verify). */
+export function verifySigned(secret: string, m: Received): { type: string; timestamp: string; data: Record<string, unknown> } {
+  return new Webhook(secret).verify(m.body, {
+    'webhook-id': String(m.headers['webhook-id']),
+    'webhook-timestamp': String(m.headers['webhook-timestamp']),
+    'webhook-signature': String(m.headers['webhook-signature']),
+  }) as { type: string; timestamp: string; data: Record<string, unknown> };
 }

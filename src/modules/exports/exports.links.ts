@@ -23,10 +23,10 @@ import {
   ExportLinkNotFound,
 } from './exports.links.errors.js';
 import { ExportDataDeleted, ExportNotApproved } from './exports.errors.js';
-import { exportLinks, exportPackages } from './exports.table.js';
+import type { ExportsRepo, PackageRow } from './exports.repo.js';
+import { exportLinks } from './exports.table.js';
 
 export type LinkRow = typeof exportLinks.$inferSelect;
-type PackageRow = typeof exportPackages.$inferSelect;
 
 /** The package as the exports service opens it: a ZIP stream, its file name, and which right it answers. */
 export type OpenedPackage = { stream: Readable; filename: string; kind: 'access' | 'portability' };
@@ -74,23 +74,6 @@ const sha256 = (s: string) => createHash('sha256').update(s).digest();
 
 export function createExportLinksRepo(db: Tx) {
   return {
-    async lockPackage(tenantId: string, requestId: string, tx: Tx): Promise<PackageRow | undefined> {
-      const [row] = await tx
-        .select()
-        .from(exportPackages)
-        .where(and(eq(exportPackages.tenantId, tenantId), eq(exportPackages.requestId, requestId)))
-        .for('update')
-        .limit(1);
-      return row;
-    },
-    async findPackage(tenantId: string, requestId: string, tx: Tx = db): Promise<PackageRow | undefined> {
-      const [row] = await tx
-        .select()
-        .from(exportPackages)
-        .where(and(eq(exportPackages.tenantId, tenantId), eq(exportPackages.requestId, requestId)))
-        .limit(1);
-      return row;
-    },
     async insert(row: typeof exportLinks.$inferInsert, tx: Tx): Promise<LinkRow> {
       const [created] = await tx.insert(exportLinks).values(row).returning();
       return created!;
@@ -146,6 +129,8 @@ export type ExportLinksRepo = ReturnType<typeof createExportLinksRepo>;
 export function createExportLinksService(deps: {
   db: Db;
   repo: ExportLinksRepo;
+  /** The exports the links hand out (their approval, copies and deletion). */
+  packages: Pick<ExportsRepo, 'find' | 'lock'>;
   requests: RightsRequestsRepo;
   tenants: TenantsRepo;
   subjects: SubjectsService;
@@ -198,7 +183,7 @@ export function createExportLinksService(deps: {
   async function usable(link: LinkRow, now: Date, tx: Tx = db): Promise<PackageRow> {
     const state = linkState(link, now);
     if (state !== 'active') throw new ExportLinkGone(GONE_TEXT[state]);
-    const pkg = await repo.findPackage(link.tenantId, link.requestId, tx);
+    const pkg = await deps.packages.find(link.tenantId, link.requestId, tx);
     if (!pkg || pkg.dataDeletedAt) throw new ExportLinkGone(GONE_TEXT.deleted);
     return pkg;
   }
@@ -219,7 +204,7 @@ export function createExportLinksService(deps: {
     ): Promise<IssuedLink & { token: string }> {
       return inTransaction(tx, async (tx) => {
         const r = await lockRequest(by.tenantId, requestId, tx);
-        const pkg = await repo.lockPackage(by.tenantId, requestId, tx);
+        const pkg = await deps.packages.lock(by.tenantId, requestId, tx);
         if (!pkg || pkg.status !== 'approved') throw new ExportNotApproved('The export is not approved yet: the DPO reviews it before any copy is issued (Art. 15(4))');
         if (pkg.dataDeletedAt) throw new ExportDataDeleted();
         const earlier = await repo.list(by.tenantId, requestId, tx);

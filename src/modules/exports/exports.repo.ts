@@ -22,6 +22,16 @@ export function createExportsRepo(db: Tx) {
         .limit(1);
       return row;
     },
+    /** The export, under its row lock (copies and links of one export are counted one at a time). */
+    async lock(tenantId: string, requestId: string, tx: Tx): Promise<PackageRow | undefined> {
+      const [row] = await tx
+        .select()
+        .from(exportPackages)
+        .where(and(eq(exportPackages.tenantId, tenantId), eq(exportPackages.requestId, requestId)))
+        .for('update')
+        .limit(1);
+      return row;
+    },
     async update(tenantId: string, requestId: string, patch: Partial<typeof exportPackages.$inferInsert>, tx: Tx): Promise<PackageRow> {
       const [row] = await tx
         .update(exportPackages)

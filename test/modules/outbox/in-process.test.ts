@@ -3,7 +3,6 @@
 // the erasure fan-out behave as they do through BullMQ (the same behaviours are tested through BullMQ in
 // delivery.test.ts, reminders.test.ts and fan-out.test.ts); two such workers on one database never run a row twice.
 import pino from 'pino';
-import { Webhook } from 'standardwebhooks';
 import t from 'tap';
 import { z } from 'zod';
 import { createDb, createPool } from '../../../src/db/client.js';
@@ -13,7 +12,7 @@ import { createRelay } from '../../../src/modules/outbox/outbox.relay.js';
 import { createOutboxRepo, type NewOutboxRow } from '../../../src/modules/outbox/outbox.repo.js';
 import { startInProcessWorker, startWorker } from '../../../src/worker-runtime.js';
 import { build, createPurpose, createSubject, grant, type TestApp } from '../../helper.js';
-import { startReceiver, type Receiver } from '../../helpers/receiver.js';
+import { startReceiver, type Receiver, verifySigned } from '../../helpers/receiver.js';
 import { createEndpoint, sleep, waitUntil } from '../../helpers/webhooks.js';
 import { fastWorkerEnv, startTestWorker } from '../../helpers/worker-env.js';
 
@@ -57,11 +56,7 @@ t.test('in process: a consent grant reaches the receiver once, signed as Standar
   const recorded = await grant(ta, subject, 'newsletter');
 
   const [msg] = await receiver.waitFor((all) => all.length >= 1);
-  const verified = new Webhook(secret).verify(msg!.body, {
-    'webhook-id': String(msg!.headers['webhook-id']),
-    'webhook-timestamp': String(msg!.headers['webhook-timestamp']),
-    'webhook-signature': String(msg!.headers['webhook-signature']),
-  }) as { type: string; data: Record<string, unknown> };
+  const verified = verifySigned(secret, msg!);
   t.equal(verified.type, 'consent.granted');
   t.equal(verified.data.ledger_event_id, recorded.events[0].id);
   t.notOk(msg!.body.includes('inproc@example.com'), 'no identifier in the payload');
