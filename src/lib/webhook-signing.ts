@@ -11,7 +11,18 @@ function keyOf(secret: string): Buffer {
 }
 
 export function sign(secret: string, id: string, timestampSeconds: number, body: string): string {
-  return `v1,${createHmac('sha256', keyOf(secret)).update(`${id}.${timestampSeconds}.${body}`).digest('base64')}`;
+  const s = streamSigner(secret, id, timestampSeconds);
+  s.update(body);
+  return s.signature();
+}
+
+/** The same signature over a body that is streamed (a package too large to hold): feed each chunk, then read it. */
+export function streamSigner(secret: string, id: string, timestampSeconds: number): { update(chunk: Buffer | string): void; signature(): string } {
+  const hmac = createHmac('sha256', keyOf(secret)).update(`${id}.${timestampSeconds}.`);
+  return {
+    update: (chunk) => void hmac.update(chunk),
+    signature: () => `v1,${hmac.digest('base64')}`,
+  };
 }
 
 /** The webhook-signature header: one signature per active secret, space-separated. */

@@ -4,7 +4,7 @@
 // audit trail. The package is first spooled, encrypted under a key that lives only in memory, to a temporary file:
 // the signature covers the whole body and must be sent before it, and the file lets a 100 MB package go out
 // without holding it in memory.
-import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import http from 'node:http';
@@ -18,6 +18,7 @@ import { inTransaction, type Db } from '../../db/client.js';
 import { ValidationFailed } from '../../lib/errors.js';
 import type { Keyring } from '../../lib/keyring.js';
 import { checkWebhookUrlResolved, guardedLookup, isPrivateAddress } from '../../lib/ssrf.js';
+import { streamSigner } from '../../lib/webhook-signing.js';
 import { RequestNotFound } from '../rights-requests/rights-requests.errors.js';
 import type { RightsRequestsRepo } from '../rights-requests/rights-requests.repo.js';
 import type { OpenPackage } from './exports.links.js';
@@ -47,11 +48,11 @@ export function transmissionSecret(keyring: Keyring, tenantId: string): string {
   return `whsec_${key.toString('base64')}`;
 }
 
-/** A pass-through that feeds every chunk to the HMAC and counts the bytes. */
-function tap(hmac: ReturnType<typeof createHmac>, counter: { bytes: number }): Transform {
+/** A pass-through that feeds every chunk to the signature and counts the bytes. */
+function tap(signer: ReturnType<typeof streamSigner>, counter: { bytes: number }): Transform {
   return new Transform({
     transform(chunk: Buffer, _enc, done) {
-      hmac.update(chunk);
+      signer.update(chunk);
       counter.bytes += chunk.length;
       done(null, chunk);
     },
@@ -128,7 +129,7 @@ export function createTransmitService(deps: {
       const msgId = `msg_${crypto.randomUUID()}`;
       const timestamp = Math.floor(clock().getTime() / 1000);
       const secret = transmissionSecret(keyring, by.tenantId);
-      const hmac = createHmac('sha256', Buffer.from(secret.slice(6), 'base64')).update(`${msgId}.${timestamp}.`);
+      const signer = streamSigner(secret, msgId, timestamp);
       const counter = { bytes: 0 };
       const dir = await mkdtemp(join(tmpdir(), 'rightful-transmit-'));
       const file = join(dir, 'package');
@@ -136,7 +137,7 @@ export function createTransmitService(deps: {
       const iv = randomBytes(16);
       let outcome: { status: number | null; error: string | null };
       try {
-        const spool = pipeline(opened.stream, tap(hmac, counter), createCipheriv('aes-256-ctr', key, iv), createWriteStream(file, { mode: 0o600 }));
+        const spool = pipeline(opened.stream, tap(signer, counter), createCipheriv('aes-256-ctr', key, iv), createWriteStream(file, { mode: 0o600 }));
         let timer: NodeJS.Timeout | undefined;
         await Promise.race([
           spool,
@@ -154,7 +155,7 @@ export function createTransmitService(deps: {
             'user-agent': 'Rightful-Transmissions/1',
             'webhook-id': msgId,
             'webhook-timestamp': String(timestamp),
-            'webhook-signature': `v1,${hmac.digest('base64')}`,
+            'webhook-signature': signer.signature(),
           },
           file,
           key,
