@@ -4,12 +4,12 @@
 // every download is a line in the request's audit trail.
 import { createHash, createHmac, hkdfSync, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import nodemailer from 'nodemailer';
 import { and, desc, eq, sql } from 'drizzle-orm';
 import { inTransaction, type Db, type Tx } from '../../db/client.js';
 import { open, seal } from '../../lib/crypto.js';
 import { ValidationFailed } from '../../lib/errors.js';
 import type { Keyring } from '../../lib/keyring.js';
+import { createMailer } from '../../lib/mail.js';
 import { RequestNotFound } from '../rights-requests/rights-requests.errors.js';
 import type { RequestRow, RightsRequestsRepo } from '../rights-requests/rights-requests.repo.js';
 import type { SubjectsService } from '../subjects/subjects.service.js';
@@ -378,11 +378,6 @@ export type ExportLinksService = ReturnType<typeof createExportLinksService>;
 
 /** The code mailer over the configured SMTP transport (SMTP_URL); null without one. Errors carry no address. */
 export function createCodeMailer(smtp: { url: string; from: string } | null): CodeMailer {
-  if (!smtp) return null;
-  const transport = nodemailer.createTransport(smtp.url);
-  return {
-    async send(to, subject, text) {
-      await transport.sendMail({ from: smtp.from, to, subject, text });
-    },
-  };
+  const mailer = createMailer(smtp);
+  return mailer && { send: (to, subject, text) => mailer.send({ to, subject, text }) };
 }

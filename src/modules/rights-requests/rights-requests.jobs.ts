@@ -3,11 +3,11 @@
 // fan-out, and topic email.dpo sends it. The mail holds ids, types, dates and the names of the connected systems
 // that have not answered, never personal data. Reminders sent to webhooks name those systems too (`waiting_on`,
 // read when the reminder is sent, not when it was scheduled).
-import nodemailer from 'nodemailer';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Config } from '../../config.js';
 import { inTransaction, type Db } from '../../db/client.js';
+import { createMailer } from '../../lib/mail.js';
 import type { Dispatcher } from '../outbox/outbox.dispatcher.js';
 import type { EventBodies, EventPayload, EventType } from '../outbox/outbox.events.js';
 import type { NewOutboxRow, OutboxRepo, OutboxRow } from '../outbox/outbox.repo.js';
@@ -59,15 +59,15 @@ export function createDpoAlerts(deps: {
   retryDelaysMs: number[];
   log: Logger;
 }) {
-  const { db, outbox, tenants, smtp, log } = deps;
+  const { db, outbox, tenants, log } = deps;
+  const mailer = createMailer(deps.smtp);
   const tasks = createTasksRepo(db);
-  const transport = smtp ? nodemailer.createTransport(smtp.url) : null;
 
   return {
     /** The email rows an event needs, to be written in the fan-out's transaction. */
     async rowsFor(event: OutboxRow): Promise<NewOutboxRow[]> {
       const type = String(event.payload.type);
-      if (!transport || !ALERTED.has(type)) return [];
+      if (!mailer || !ALERTED.has(type)) return [];
       const tenant = await tenants.findById(event.tenantId);
       if (!tenant?.dpoEmail) return [];
       return [{ tenantId: event.tenantId, topic: EMAIL_TOPIC, payload: { event_id: event.id }, refId: event.refId ?? undefined, availableAt: event.availableAt }];
@@ -77,7 +77,7 @@ export function createDpoAlerts(deps: {
     async send(row: OutboxRow, eventId: string): Promise<void> {
       const event = await outbox.findById(eventId);
       const tenant = await tenants.findById(row.tenantId);
-      if (!transport || !event || !tenant?.dpoEmail) {
+      if (!mailer || !event || !tenant?.dpoEmail) {
         await outbox.finish(row.id, 'cancelled', 'no SMTP transport or no DPO address', db);
         return;
       }
@@ -85,8 +85,7 @@ export function createDpoAlerts(deps: {
       const waiting = REMINDERS.includes(payload.type) ? await waitingOn(tasks, row.tenantId, String(payload.data.request_id)) : [];
       const { subject, text } = composeDpoAlert(payload, waiting);
       try {
-        await transport.sendMail({
-          from: smtp!.from,
+        await mailer.send({
           to: tenant.dpoEmail,
           subject: `[Rightful] ${subject}`,
           text,
@@ -96,7 +95,7 @@ export function createDpoAlerts(deps: {
         });
       } catch (err) {
         const delay = deps.retryDelaysMs[row.attempts - 1];
-        const reason = `smtp: ${(err as { code?: string }).code ?? 'send failed'}`;
+        const reason = (err as Error).message;
         log.warn({ outbox_id: row.id, reason }, 'DPO alert not sent');
         await inTransaction(db, async (tx) => {
           if (delay === undefined) await outbox.finish(row.id, 'dead', reason, tx);
@@ -106,7 +105,7 @@ export function createDpoAlerts(deps: {
     },
 
     close(): void {
-      transport?.close();
+      mailer?.close();
     },
   };
 }

@@ -8,10 +8,10 @@
 // identifiers (email, phone) or a rectification's corrections: mail is stored and forwarded in places the
 // controller does not control, and a misaddressed or intercepted mail must not say who the person is. The contact
 // finds the person by the CRM reference, or asks the controller's DPO (the mail's Reply-To) for the rest.
-import nodemailer from 'nodemailer';
 import { z } from 'zod';
 import type { Config } from '../../config.js';
 import type { Db } from '../../db/client.js';
+import { createMailer } from '../../lib/mail.js';
 import type { Dispatcher } from '../outbox/outbox.dispatcher.js';
 import { addressedEventRow, type EventBodies, type EventType } from '../outbox/outbox.events.js';
 import { createTenantsRepo } from '../tenants/tenants.repo.js';
@@ -59,30 +59,24 @@ export function composeTaskMail(mail: TaskMail, dpoEmail: string | null): { subj
 
 /** Sends task emails through the configured SMTP transport; null without one. */
 function createTaskMailer(smtp: { url: string; from: string } | null, db: Db): { mail: TaskMailer; close(): void } {
-  if (!smtp) return { mail: null, close: () => {} };
-  const transport = nodemailer.createTransport(smtp.url);
+  const mailer = createMailer(smtp);
+  if (!mailer) return { mail: null, close: () => {} };
   const tenants = createTenantsRepo(db);
   return {
     async mail(m) {
       const tenant = await tenants.findById(m.tenantId);
       const { subject, text } = composeTaskMail(m, tenant?.dpoEmail ?? null);
-      try {
-        await transport.sendMail({
-          from: smtp.from,
-          to: m.to,
-          ...(tenant?.dpoEmail ? { replyTo: tenant.dpoEmail } : {}),
-          subject: `[Rightful] ${subject}`,
-          text,
-          // One message id per send of the task: a mail sent again after a crash is deduplicated by mail clients.
-          messageId: `<task-${m.taskId}-${m.sends}@rightful>`,
-          headers: { 'X-Rightful-Task': m.taskId },
-        });
-      } catch (err) {
-        // The code only: an SMTP error may quote the address.
-        throw new Error(`smtp: ${(err as { code?: string }).code ?? 'send failed'}`);
-      }
+      await mailer.send({
+        to: m.to,
+        ...(tenant?.dpoEmail ? { replyTo: tenant.dpoEmail } : {}),
+        subject: `[Rightful] ${subject}`,
+        text,
+        // One message id per send of the task: a mail sent again after a crash is deduplicated by mail clients.
+        messageId: `<task-${m.taskId}-${m.sends}@rightful>`,
+        headers: { 'X-Rightful-Task': m.taskId },
+      });
     },
-    close: () => transport.close(),
+    close: () => mailer.close(),
   };
 }
 
