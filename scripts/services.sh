@@ -68,3 +68,16 @@ ensure_services() {
   fi
   echo "services: Postgres at $PG_HOST:$PG_PORT and Redis at $REDIS_HOST:$REDIS_PORT answer"
 }
+
+# The preference page's browser tests drive Debian's Chromium (CHROMIUM_PATH, default /usr/bin/chromium) with
+# playwright-core; install it from Debian's packages when it is missing.
+ensure_chromium() {
+  local path="${CHROMIUM_PATH:-/usr/bin/chromium}"
+  if [ -x "$path" ]; then return 0; fi
+  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    echo "services: installing Debian's chromium for the browser tests"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium >/dev/null \
+      || { apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium >/dev/null; }
+  fi
+  [ -x "$path" ] || { echo "services: no Chromium at $path (apt-get install chromium, or set CHROMIUM_PATH)" >&2; return 1; }
+}

@@ -11,3 +11,4 @@ export * from '../modules/systems/systems.table.js';
 export * from '../modules/tasks/tasks.table.js';
 export * from '../modules/exports/exports.table.js';
 export * from '../modules/tokens/tokens.table.js';
+export * from '../modules/portal/portal.table.js';

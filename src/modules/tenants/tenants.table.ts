@@ -31,6 +31,10 @@ export const tenants = pgTable('tenants', {
   exportLinkTtlHours: integer('export_link_ttl_hours').notNull().default(168),
   exportLinkMaxDownloads: integer('export_link_max_downloads').notNull().default(3),
   exportRetentionDays: integer('export_retention_days').notNull().default(30),
+  // Self-service (the portal and the reference preference page): how long a portal link lives, and the colour the
+  // page is drawn in (#rrggbb, checked for contrast against white when set, WCAG 2.2 AA).
+  portalTokenHours: integer('portal_token_hours').notNull().default(24),
+  brandColor: text('brand_color'),
   // Per-tenant key for blind indexes, wrapped by the master key named by key_id.
   indexKeyWrapped: bytea('index_key_wrapped').notNull(),
   keyId: text('key_id').notNull(),
