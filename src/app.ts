@@ -19,6 +19,10 @@ import exportsRoutes from './modules/exports/exports.routes.js';
 import exportLinksRoutes from './modules/exports/exports.links.routes.js';
 import { tenantsRoutes } from './modules/tenants/index.js';
 import webhookEndpointsRoutes from './modules/webhook-endpoints/webhook-endpoints.routes.js';
+import meRoutes from './modules/me/me.routes.js';
+import portalRoutes from './modules/portal/portal.routes.js';
+import unsubscribeRoutes from './modules/unsubscribe/unsubscribe.routes.js';
+import preferencesRoutes from './modules/preferences/preferences.routes.js';
 import auth, { CLOCK_TOLERANCE_MS } from './plugins/auth.js';
 import { createDenylist } from './modules/tokens/tokens.denylist.js';
 import { createServiceTokensRepo } from './modules/tokens/tokens.repo.js';
@@ -68,7 +72,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     connectionTimeout: 0,
     keepAliveTimeout: 72_000,
     trustProxy: config.trustProxy,
-    return503OnClosing: true,
+    // Fastify's own 503 while closing is plain JSON without Retry-After; plugins/overload.ts answers a problem instead.
+    return503OnClosing: false,
     requestIdHeader: false,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
@@ -126,13 +131,17 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(overload);
   await app.register(db);
   await app.register(redis);
-  app.decorate('services', createServices({ db: app.db, keyring: createKeyring(config), allowPrivateWebhooks: config.webhooks.allowPrivate, publicBaseUrl: config.publicBaseUrl, exportPartMaxBytes: config.exports.partMaxBytes, exportBuildsMax: config.exports.buildsMax, smtp: config.smtp, clock: opts.clock }));
+  app.decorate('services', createServices({ db: app.db, keyring: createKeyring(config), allowPrivateWebhooks: config.webhooks.allowPrivate, publicBaseUrl: config.publicBaseUrl, portalBaseUrl: config.portalBaseUrl, jwt: config.jwt, exportPartMaxBytes: config.exports.partMaxBytes, exportBuildsMax: config.exports.buildsMax, smtp: config.smtp, clock: opts.clock }));
   // Revoked jtis, whichever kind of token carries them; rows past their expiry (and the clock tolerance) drop out.
   const serviceTokens = createServiceTokensRepo(app.db);
-  await app.register(auth, { denylist: createDenylist({ load: () => serviceTokens.revokedJtis(new Date(Date.now() - CLOCK_TOLERANCE_MS)) }) });
+  await app.register(auth, {
+    denylist: createDenylist({ load: () => serviceTokens.revokedJtis(new Date(Date.now() - CLOCK_TOLERANCE_MS)) }),
+    subjects: { isActive: (tenantId, subjectId) => app.services.me.isActive(tenantId, subjectId) },
+  });
   app.decorateRequest('tenant', null);
   app.addHook('onRequest', async (request) => {
-    if (request.principal) request.tenant = await app.services.tenants.context(request.principal.tenantId);
+    const tenantId = request.principal?.tenantId ?? request.subjectPrincipal?.tenantId;
+    if (tenantId) request.tenant = await app.services.tenants.context(tenantId);
   });
   await app.register(rateLimit);
   await app.register(swagger, { webhooks: webhooksSection });
@@ -151,5 +160,9 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(tasksRoutes);
   await app.register(exportsRoutes);
   await app.register(exportLinksRoutes);
+  await app.register(portalRoutes);
+  await app.register(meRoutes);
+  await app.register(unsubscribeRoutes);
+  await app.register(preferencesRoutes, { clock: opts.clock });
   return app;
 }

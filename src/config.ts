@@ -16,6 +16,8 @@ const EnvSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   // Where connected systems reach this API from outside (task callback links are built on it).
   PUBLIC_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
+  // Where the person's preference page lives (portal links point at ${PORTAL_BASE_URL}/preferences); default PUBLIC_BASE_URL.
+  PORTAL_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   // Unset (or empty): the embedded Postgres (src/db/embedded.ts) serves, with its data in RIGHTFUL_DATA_DIR.
   DATABASE_URL: z.union([z.literal(''), z.url({ protocol: /^postgres(ql)?$/ })]).optional(),
@@ -43,6 +45,8 @@ const EnvSchema = z.object({
   REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).default(30000),
   HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).default(10000),
   RATE_LIMIT_MAX: z.coerce.number().int().min(1).default(6000),
+  // Load shedding: an event-loop lag above this answers 503 OVERLOADED with Retry-After (RELIABILITY.md, INV-8).
+  OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: z.coerce.number().int().min(100).max(60000).default(1000),
   RATE_LIMIT_WINDOW_MS: z.coerce.number().int().min(1000).default(60000),
   AUTH_FAILURES_PER_MINUTE: z.coerce.number().int().min(1).default(300),
   TRUST_PROXY: bool.default(false),
@@ -79,6 +83,8 @@ export type Config = {
   port: number;
   /** The API's address as connected systems see it, without a trailing slash. */
   publicBaseUrl: string;
+  /** Where portal links send the person (PORTAL_BASE_URL, default publicBaseUrl), without a trailing slash. */
+  portalBaseUrl: string;
   logLevel: string;
   database: {
     /**
@@ -100,6 +106,7 @@ export type Config = {
   masterKey: { id: string; key: Buffer };
   http: { requestTimeoutMs: number; headersTimeoutMs: number; bodyLimit: number; bulkBodyLimit: number };
   rateLimit: { max: number; windowMs: number; authFailuresPerMinute: number };
+  overload: { maxEventLoopDelayMs: number };
   trustProxy: boolean;
   webhooks: { allowPrivate: boolean; timeoutMs: number; retryDelaysMs: number[]; disableAfterMs: number; jitter: number };
   smtp: { url: string; from: string } | null;
@@ -179,6 +186,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     host: e.HOST,
     port: e.PORT,
     publicBaseUrl: (e.PUBLIC_BASE_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ''),
+    portalBaseUrl: (e.PORTAL_BASE_URL ?? e.PUBLIC_BASE_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ''),
     logLevel: e.LOG_LEVEL,
     database: {
       url: e.DATABASE_URL || EMBEDDED_PENDING_URL,
@@ -198,6 +206,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       bulkBodyLimit: 1024 * 1024,
     },
     rateLimit: { max: e.RATE_LIMIT_MAX, windowMs: e.RATE_LIMIT_WINDOW_MS, authFailuresPerMinute: e.AUTH_FAILURES_PER_MINUTE },
+    overload: { maxEventLoopDelayMs: e.OVERLOAD_MAX_EVENT_LOOP_DELAY_MS },
     trustProxy: e.TRUST_PROXY,
     webhooks: {
       allowPrivate: e.WEBHOOK_ALLOW_PRIVATE,

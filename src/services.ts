@@ -28,6 +28,12 @@ import { createExportsService } from './modules/exports/exports.service.js';
 import { buildPackage } from './modules/exports/exports.package.js';
 import { createCodeMailer, createExportLinksRepo, createExportLinksService } from './modules/exports/exports.links.js';
 import { createTransmitService } from './modules/exports/exports.transmit.js';
+import { createMailer } from './lib/mail.js';
+import { createMeService } from './modules/me/me.service.js';
+import { createPortalCodes, createPortalCodesRepo } from './modules/portal/portal.codes.js';
+import { createPortalLinks } from './modules/portal/portal.links.js';
+import { createUnsubscribeService } from './modules/unsubscribe/unsubscribe.service.js';
+import { createUnsubscribeTokens } from './modules/unsubscribe/unsubscribe.tokens.js';
 
 export function createServices(deps: {
   db: Db;
@@ -40,6 +46,10 @@ export function createServices(deps: {
   exportBuildsMax?: number;
   /** The SMTP transport the download links' one-time codes are mailed through (SMTP_URL); null or absent: none. */
   smtp?: { url: string; from: string } | null;
+  /** The JWT secret, issuer and audience that subject tokens (portal links) are derived from and carry. */
+  jwt?: { secret: string; issuer: string; audience: string };
+  /** Where portal links send the person (PORTAL_BASE_URL). */
+  portalBaseUrl?: string;
   clock?: () => Date;
 }) {
   const { db, keyring } = deps;
@@ -75,6 +85,7 @@ export function createServices(deps: {
     clock: deps.clock,
   };
   const tasks = createTasksService(tasksDeps);
+  const portalCodesRepo = createPortalCodesRepo(db);
   const rightsRequests = createRightsRequestsService({
     db,
     repo: requestsRepo,
@@ -85,7 +96,7 @@ export function createServices(deps: {
     privacyNotice,
     outbox,
     tasks,
-    exportData: { deleteForSubject: (tenantId, subjectId, tx) => exports.deleteForSubject(tenantId, subjectId, tx) },
+    alsoErase: [(tenantId, subjectId, tx) => exports.deleteForSubject(tenantId, subjectId, tx), (tenantId, subjectId, tx) => portalCodesRepo.deleteForSubject(tenantId, subjectId, tx)],
     clock: deps.clock,
   });
   const exportsRepo = createExportsRepo(db);
@@ -109,8 +120,47 @@ export function createServices(deps: {
     builds: { max: deps.exportBuildsMax ?? 2, queue: 32 },
     clock: deps.clock,
   });
+  // Self-service for the person (Art. 7(3), 12, 21, 32): portal links, one-time codes, /v1/me, one-click unsubscribe.
+  const portalCodes = createPortalCodes({
+    db,
+    repo: portalCodesRepo,
+    keyring,
+    mailer: createMailer(deps.smtp ?? null),
+    subjects,
+    tenants: tenantsRepo,
+    clock: deps.clock,
+  });
+  const me = createMeService({
+    tenants: tenantsRepo,
+    subjectsRepo,
+    purposes: purposesRepo,
+    consents,
+    privacyNotice,
+    rightsRequests,
+    requests: requestsRepo,
+    packages: exportsRepo,
+    openPackage: (tenantId, requestId, opts) => exports.openPackage(tenantId, requestId, opts),
+    codes: portalCodes,
+  });
   return {
     tenants,
+    me,
+    portalLinks: createPortalLinks({
+      subjectsRepo,
+      tenants: tenantsRepo,
+      jwt: deps.jwt ?? null,
+      portalBaseUrl: deps.portalBaseUrl ?? deps.publicBaseUrl ?? 'http://localhost:3000',
+      clock: deps.clock,
+    }),
+    unsubscribe: createUnsubscribeService({
+      db,
+      tokens: createUnsubscribeTokens(keyring),
+      purposes: purposesRepo,
+      subjectsRepo,
+      tenants: tenantsRepo,
+      consents,
+      publicBaseUrl: deps.publicBaseUrl ?? 'http://localhost:3000',
+    }),
     purposes: createPurposesService({ db, repo: purposesRepo }),
     privacyNotice,
     subjects,

@@ -1,5 +1,5 @@
 // Postgres access: a pg Pool with bounded waits (node-postgres waits forever by default) and Drizzle over it.
-import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
+import { drizzle, NodePgSession, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
@@ -30,8 +30,33 @@ export function createPool(
   });
   // An idle client losing its connection emits 'error' on the pool; unhandled, it would crash the process.
   pool.on('error', (err) => log.warn({ err: { message: err.message, code: (err as { code?: string }).code } }, 'postgres idle client error'));
+  // A checked-out client has no pool listener: when Postgres crashes under a query, its 'error' event would be an
+  // uncaught exception and take the process down. The query in flight fails on its own (the request answers 503)
+  // and the pool discards the client on release, so the event needs no more than a listener.
+  pool.on('connect', (client) => client.on('error', () => {}));
   return pool;
 }
+
+// drizzle-orm 0.45 sends BEGIN before its try/finally: when the connection dies at BEGIN (Postgres crashing or
+// restarting under load), the pooled client is never released. Each such moment takes a pool slot for good (after
+// DATABASE_POOL_MAX of them every request is a 503) and pool.end() never returns, so a graceful shutdown hangs.
+// Here the pool-level transaction checks the client out itself and releases it whatever happens; drizzle's own code
+// then runs on that client (a client, not a pool: it neither checks out nor releases). The pool drops a client whose
+// connection broke (not queryable) on release. test/faults/postgres-crash.test.ts closes the app after a crash.
+type SessionInternals = { client: pg.Pool | pg.PoolClient; dialect: unknown; schema: unknown; options: unknown };
+type Transaction = (this: SessionInternals, fn: unknown, config?: unknown) => Promise<unknown>;
+const sessionProto = NodePgSession.prototype as unknown as { transaction: Transaction };
+const drizzleTransaction = sessionProto.transaction;
+sessionProto.transaction = async function (this: SessionInternals, fn: unknown, config?: unknown) {
+  if (!(this.client instanceof pg.Pool)) return drizzleTransaction.call(this, fn, config);
+  const client = await this.client.connect();
+  try {
+    const Session = NodePgSession as unknown as new (...a: unknown[]) => SessionInternals;
+    return await drizzleTransaction.call(new Session(client, this.dialect, this.schema, this.options), fn, config);
+  } finally {
+    client.release();
+  }
+};
 
 export function createDb(pool: pg.Pool): Db {
   return drizzle(pool, { schema }) as Db;

@@ -1,6 +1,7 @@
 // Service tokens: HS256 JWTs with sub, tid, scope, exp (minted by the CLI), or RS256/ES256 tokens from the operator's
 // identity provider, verified against its JWKS. Every route that declares `config.scopes` requires one; a token
-// whose jti was revoked is refused.
+// whose jti was revoked is refused. Routes that declare `config.subject` take a subject token instead (one person's
+// own data, src/lib/subject-tokens.ts), and nothing else.
 import jwt from '@fastify/jwt';
 import fp from 'fastify-plugin';
 import { jwtVerify, type JWTPayload } from 'jose';
@@ -10,6 +11,7 @@ import createError from '@fastify/error';
 import type { OidcConfig } from '../config.js';
 import { Forbidden, Unauthorized } from '../lib/errors.js';
 import { createJwksStore, IDP_ALGORITHMS, JwksUnavailable, type JwksStore } from '../lib/jwks.js';
+import { verifySubjectToken } from '../lib/subject-tokens.js';
 
 const TooManyAuthFailures = createError<'RATE_LIMITED', 429, []>(
   'RATE_LIMITED',
@@ -41,6 +43,8 @@ export const SCOPES = [
 export type Scope = (typeof SCOPES)[number];
 
 export type Principal = { tenantId: string; clientId: string; scopes: ReadonlySet<string> };
+/** The one person a subject token speaks for. */
+export type SubjectPrincipal = { tenantId: string; subjectId: string; jti: string };
 
 const Claims = z.object({
   sub: z.string().min(1).max(200),
@@ -103,17 +107,22 @@ export function createFailureCounter(o: { limit: number; windowMs?: number; capa
 declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal | null;
+    subjectPrincipal: SubjectPrincipal | null;
   }
   interface FastifyContextConfig {
     /** Scopes a token must carry for this route; absent means the route is public. */
     scopes?: Scope[];
+    /** The route takes a subject token (the person's own data), and no service token. */
+    subject?: boolean;
   }
 }
 
 /** Whether a token's jti was revoked: composed by app.ts from the tokens module (a denylist over service_tokens). */
 export type RevocationCheck = { isRevoked(jti: string): Promise<boolean> };
+/** Whether a subject still exists and is not erased: an erased person's token reaches nothing (Art. 17). */
+export type SubjectCheck = { isActive(tenantId: string, subjectId: string): Promise<boolean> };
 
-export default fp<{ denylist: RevocationCheck }>(
+export default fp<{ denylist: RevocationCheck; subjects?: SubjectCheck }>(
   async (app, opts) => {
     const { secret, issuer, audience } = app.config.jwt;
     const oidc = app.config.oidc;
@@ -136,6 +145,7 @@ export default fp<{ denylist: RevocationCheck }>(
       },
     });
     app.decorateRequest('principal', null);
+    app.decorateRequest('subjectPrincipal', null);
 
     // Failed authentications per client address (request.ip: the proxy's address unless TRUST_PROXY is set): the
     // route rate limit only knows authenticated callers, so guessing tokens is slowed here. An address over the
@@ -145,9 +155,11 @@ export default fp<{ denylist: RevocationCheck }>(
 
     app.addHook('onRequest', async (request, reply) => {
       const required = request.routeOptions.config.scopes;
-      if (!required) return;
+      const subject = request.routeOptions.config.subject === true;
+      if (!required && !subject) return;
       try {
-        await authenticate(request, required);
+        if (subject) await authenticateSubject(request);
+        else await authenticate(request, required!);
       } catch (err) {
         if (err instanceof IdpUnavailable && oidc) reply.header('retry-after', String(Math.max(1, Math.ceil(oidc.cooldownMs / 1000))));
         if (err instanceof Unauthorized) {
@@ -184,6 +196,20 @@ export default fp<{ denylist: RevocationCheck }>(
       const missing = required.filter((s) => !v.scopes.has(s));
       if (missing.length > 0) throw new Forbidden(`This operation needs the scope ${missing.join(' ')}`);
       request.principal = { tenantId: v.tenantId, clientId: v.sub, scopes: v.scopes };
+    }
+
+    /** A subject token, verified with its own derived key: a service token fails here, as this one fails there. */
+    async function authenticateSubject(request: FastifyRequest): Promise<void> {
+      if (authorizationHeaderCount(request.raw.rawHeaders) > 1) throw new Unauthorized('Send exactly one Authorization header');
+      const header = request.headers.authorization;
+      if (!header || !/^Bearer [A-Za-z0-9._~+/=-]+$/.test(header) || header.length > 8192) {
+        throw new Unauthorized('Send a subject token as "Authorization: Bearer <token>"');
+      }
+      const v = verifySubjectToken(secret, header.slice('Bearer '.length), { iss: issuer, aud: audience });
+      if (!v) throw new Unauthorized('The subject token is not valid or has expired');
+      if (await denylist.isRevoked(v.jti)) throw new Unauthorized('The subject token has been revoked');
+      if (opts.subjects && !(await opts.subjects.isActive(v.tenantId, v.subjectId))) throw new Unauthorized('The subject token is not valid or has expired');
+      request.subjectPrincipal = { tenantId: v.tenantId, subjectId: v.subjectId, jti: v.jti };
     }
 
     async function verifyServiceToken(request: FastifyRequest): Promise<Verified> {
@@ -257,6 +283,12 @@ function authorizationHeaderCount(rawHeaders: string[]): number {
   let n = 0;
   for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]?.toLowerCase() === 'authorization') n++;
   return n;
+}
+
+/** The person behind a route that declared `subject`; the auth hook has already run. */
+export function subjectOf(request: { subjectPrincipal: SubjectPrincipal | null }): SubjectPrincipal {
+  if (!request.subjectPrincipal) throw new Unauthorized('Authentication required');
+  return request.subjectPrincipal;
 }
 
 /** The caller of a route that declared scopes; the auth hook has already run. */

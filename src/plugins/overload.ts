@@ -6,8 +6,20 @@ import { sendProblem } from './errors.js';
 
 export default fp(
   async (app) => {
+    // Draining on close: server.close() reaps idle sockets only, so a request arriving on a busy keep-alive connection
+    // after close began is refused here, before it runs (nothing written), with Retry-After; Fastify adds
+    // Connection: close, and the client retries on another instance or after the restart.
+    let closing = false;
+    app.addHook('preClose', async () => {
+      closing = true;
+    });
+    app.addHook('onRequest', async (_request, reply) => {
+      if (!closing) return;
+      reply.header('retry-after', '1');
+      return sendProblem(reply, problem(503, 'SHUTTING_DOWN', 'Service temporarily unavailable', 'This instance is shutting down; retry after Retry-After seconds'));
+    });
     await app.register(underPressure, {
-      maxEventLoopDelay: 1000,
+      maxEventLoopDelay: app.config.overload.maxEventLoopDelayMs,
       retryAfter: 10,
       pressureHandler: (_request, reply) => {
         reply.header('retry-after', '10');
@@ -15,5 +27,5 @@ export default fp(
       },
     });
   },
-  { name: 'overload', dependencies: ['errors'] },
+  { name: 'overload', dependencies: ['config', 'errors'] },
 );

@@ -14,7 +14,8 @@ claims \`sub\` (client name), \`tid\` (tenant id), \`scope\` (space-separated) a
 \`npm run cli -- token --tenant ID --scope "..."\` (each with a \`jti\`, revocable with \`token revoke\`). Where the
 operator configured an identity provider (\`OIDC_*\`), its RS256 or ES256 tokens are accepted too, the tenant and
 scopes read from configured claims. A missing, invalid, expired or revoked token is a 401; a token without the
-operation's scope is a 403. Another tenant's ids answer 404.
+operation's scope is a 403 (each operation's \`security\` lists the scopes it needs). Another tenant's ids answer 404.
+The /v1/me operations take a subject token from a portal link instead (\`subjectToken\`).
 
 **Errors.** Every error is \`application/problem+json\` (RFC 9457) with a stable \`code\`. Bad input is a 400
 \`VALIDATION_FAILED\` whose \`errors\` list names each field at fault; unknown fields are refused by name.
@@ -169,6 +170,16 @@ export function withServedOrigin<T>(doc: T, request: FastifyRequest, reply: Fast
   return doc;
 }
 
+/** Each operation's security from what its route enforces: the scopes a service token must carry (OpenAPI 3.1 lets
+ * a non-OAuth scheme list the roles it requires), or a subject token; a route that declares neither is public unless
+ * its schema names its own scheme (the metrics token). */
+function withSecurity<T extends { schema: unknown }>(result: T, config: unknown): T {
+  const { scopes, subject } = (config ?? {}) as { scopes?: readonly string[]; subject?: boolean };
+  const schema = (result.schema ?? {}) as { security?: unknown[] };
+  const security = scopes ? [{ bearerAuth: [...scopes] }] : subject === true ? [{ subjectToken: [] }] : (schema.security ?? []);
+  return { ...result, schema: { ...schema, security } };
+}
+
 export default fp<{ webhooks?: () => WebhooksSection }>(
   async (app, opts) => {
     await app.register(swagger, {
@@ -188,6 +199,8 @@ export default fp<{ webhooks?: () => WebhooksSection }>(
           { name: 'consents', description: 'The consent ledger, current state, objections and campaign checks' },
           { name: 'rights-requests', description: 'Data subject requests (Arts. 15-22), their legal deadline (Art. 12(3)) and audit trail' },
           { name: 'webhooks', description: 'Signed event delivery to the CRM (Standard Webhooks)' },
+          { name: 'me', description: "The person's own view, with a subject token from a portal link: consents, objections, requests and exports (Art. 7(3), 12, 21, 32)" },
+          { name: 'preferences', description: 'The reference preference page (server-rendered HTML over /v1/me) that a CRM can link to as it is, or copy' },
           { name: 'health', description: 'Liveness and readiness for orchestrators' },
           { name: 'operations', description: "Metrics for the operator's monitoring (Prometheus); off unless configured" },
         ],
@@ -195,11 +208,12 @@ export default fp<{ webhooks?: () => WebhooksSection }>(
           securitySchemes: {
             bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'A service token minted by the operator CLI' },
             metricsToken: { type: 'http', scheme: 'bearer', description: 'The METRICS_TOKEN the operator configured (not a service token)' },
+            subjectToken: { type: 'http', scheme: 'bearer', description: 'A subject token from a portal link; reaches only /v1/me' },
           },
         },
         security: [{ bearerAuth: [] }],
       },
-      transform: jsonSchemaTransform,
+      transform: (input) => withSecurity(jsonSchemaTransform(input), input.route.config),
       transformObject: (input) => tidy(jsonSchemaTransformObject(input) as OpenApiDoc, opts.webhooks?.()) as ReturnType<typeof jsonSchemaTransformObject>,
     });
     // The live document offers the origin it is served from first, so "Try it out" calls this very instance.

@@ -440,7 +440,7 @@ export function createExportsService(deps: {
      * they are read, Rightful's own part, the privacy notice in the request's language and the recipients. Each
      * copy is counted and recorded in the audit trail (`by`: who asked for it; `via`: how it is handed out).
      */
-    async openPackageNow(tenantId: string, requestId: string, opts: { by: string; via: 'service' | 'link' | 'transmit' }): Promise<{ stream: Readable; filename: string; kind: ExportKind }> {
+    async openPackageNow(tenantId: string, requestId: string, opts: { by: string; via: 'service' | 'link' | 'transmit' | 'portal' }): Promise<{ stream: Readable; filename: string; kind: ExportKind }> {
       const r = await requests.find(tenantId, requestId);
       if (!r) throw new RequestNotFound();
       const pkg = await repo.find(tenantId, requestId);
@@ -544,7 +544,7 @@ export function createExportsService(deps: {
   return {
     ...rest,
     /** The package of an approved export as a streamed ZIP: see openPackageNow. Waits for a place among the builds. */
-    async openPackage(tenantId: string, requestId: string, opts: { by: string; via: 'service' | 'link' | 'transmit' }): Promise<{ stream: Readable; filename: string; kind: ExportKind }> {
+    async openPackage(tenantId: string, requestId: string, opts: { by: string; via: 'service' | 'link' | 'transmit' | 'portal' }): Promise<{ stream: Readable; filename: string; kind: ExportKind }> {
       const release = await builds.enter();
       if (!release) throw new ServiceUnavailable('Too many export packages are being built at once; retry after Retry-After seconds');
       try {

@@ -138,7 +138,9 @@ export function createRightsRequestsService(deps: {
   outbox: OutboxRepo;
   tasks: TasksService;
   /** Deletes the person's gathered export data (the systems' parts) on erasure. */
-  exportData: { deleteForSubject(tenantId: string, subjectId: string, tx: Tx): Promise<void> };
+  /** What other modules keep of the person (gathered export data, portal one-time codes), deleted in the erasure's
+   * transaction before the subject's key goes. */
+  alsoErase: ((tenantId: string, subjectId: string, tx: Tx) => Promise<void>)[];
   clock?: () => Date;
 }) {
   const { db, repo, tenants, subjectsRepo, subjects, consents, privacyNotice, outbox, tasks } = deps;
@@ -228,7 +230,7 @@ export function createRightsRequestsService(deps: {
       await consents.suppress(r.tenantId, r.subjectId, r.id, tx);
     }
     await repo.forgetTextsOf(r.tenantId, r.subjectId, tx);
-    await deps.exportData.deleteForSubject(r.tenantId, r.subjectId, tx);
+    for (const erase of deps.alsoErase) await erase(r.tenantId, r.subjectId, tx);
     // Art. 17(3)(b): a system exempt until a date is asked to erase when it ends; what it needs to find the person
     // is kept for it, under a key of its task's own, before the subject's key goes.
     await tasks.keepLocators(r.tenantId, r.id, subject, tx);

@@ -52,6 +52,10 @@ export const EXPORT_RETENTION_DAYS = { min: 1, max: 365, default: 30 } as const;
 /** Download links for the person (Art. 15(3), 20): hours a link lives and downloads it allows, unless the CRM asks otherwise. */
 export const EXPORT_LINK_TTL_HOURS = { min: 1, max: 720, default: 168 } as const;
 export const EXPORT_LINK_MAX_DOWNLOADS = { min: 1, max: 20, default: 3 } as const;
+/** Self-service: hours a portal link (a subject token) lives unless the CRM asks otherwise. */
+export const PORTAL_TOKEN_HOURS = { min: 1, max: 720, default: 24 } as const;
+/** The preference page's button colour, behind white text: WCAG 2.2 AA asks 4.5:1 for normal text (SC 1.4.3). */
+export const BRAND_COLOR_MIN_CONTRAST = 4.5;
 
 export const TenantSchema = z
   .object({
@@ -76,6 +80,11 @@ export const TenantSchema = z
       .describe("Days an access or portability export's gathered data is kept after its request closes (for further copies), then deleted (Art. 5(1)(e)); at once on erasure"),
     export_link_ttl_hours: z.number().int().describe('Hours a download link for the person lives unless its issuer says otherwise'),
     export_link_max_downloads: z.number().int().describe('Downloads a link for the person allows unless its issuer says otherwise'),
+    portal_token_hours: z.number().int().describe('Hours a portal link for the person lives unless its issuer says otherwise'),
+    brand_color: z
+      .string()
+      .nullable()
+      .describe("The preference page's colour (#rrggbb, lower case), used behind white text; null for the page's own"),
     controller_contact: ContactSchema.nullable().describe("The controller's contact details as the privacy notice shows them (Art. 13(1)(a))"),
     dpo_contact: ContactSchema.nullable().describe("The data protection officer's contact details as the privacy notice shows them (Art. 13(1)(b))"),
     supervisory_authority: SupervisoryAuthoritySchema.nullable().describe('Where a person may lodge a complaint (Art. 13(2)(d), 77); named in the notice and in refusals (Art. 12(4))'),
@@ -139,6 +148,21 @@ export const TenantSettingsSchema = z.object({
     .max(EXPORT_LINK_MAX_DOWNLOADS.max)
     .optional()
     .describe(`Downloads (${EXPORT_LINK_MAX_DOWNLOADS.min}–${EXPORT_LINK_MAX_DOWNLOADS.max}, default ${EXPORT_LINK_MAX_DOWNLOADS.default}) a new download link allows`),
+  portal_token_hours: z
+    .number()
+    .int()
+    .min(PORTAL_TOKEN_HOURS.min)
+    .max(PORTAL_TOKEN_HOURS.max)
+    .optional()
+    .describe(`Hours (${PORTAL_TOKEN_HOURS.min}–${PORTAL_TOKEN_HOURS.max}, default ${PORTAL_TOKEN_HOURS.default}) a new portal link for the person lives; links already issued keep theirs`),
+  brand_color: z
+    .string()
+    .regex(/^#[0-9a-fA-F]{6}$/, 'must be a colour #rrggbb')
+    .nullable()
+    .optional()
+    .describe(
+      `The preference page's colour, #rrggbb (stored lower-case), used as the background of buttons with white text: its contrast against white must be at least ${BRAND_COLOR_MIN_CONTRAST}:1 (WCAG 2.2 AA), else a 400 naming brand_color; null for the page's own`,
+    ),
   controller_contact: ContactSchema.nullable().optional().describe("The controller's contact details for the privacy notice (Art. 13(1)(a)); replaces the whole object; null to clear"),
   dpo_contact: ContactSchema.nullable().optional().describe("The DPO's contact details for the privacy notice (Art. 13(1)(b)); replaces the whole object; null to clear"),
   supervisory_authority: SupervisoryAuthoritySchema.nullable().optional().describe('The competent supervisory authority (Art. 13(2)(d), 77); null to clear'),

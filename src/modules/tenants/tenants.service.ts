@@ -4,7 +4,16 @@ import { ValidationFailed, type FieldProblem } from '../../lib/errors.js';
 import type { Keyring } from '../../lib/keyring.js';
 import { UnknownTenant } from './tenants.errors.js';
 import type { TenantRow, TenantsRepo } from './tenants.repo.js';
-import { ACCOUNTABILITY_DAYS, EXPORT_LINK_MAX_DOWNLOADS, EXPORT_LINK_TTL_HOURS, EXPORT_RETENTION_DAYS, type Tenant, type UpdateTenant } from './tenants.schemas.js';
+import {
+  ACCOUNTABILITY_DAYS,
+  BRAND_COLOR_MIN_CONTRAST,
+  EXPORT_LINK_MAX_DOWNLOADS,
+  EXPORT_LINK_TTL_HOURS,
+  EXPORT_RETENTION_DAYS,
+  PORTAL_TOKEN_HOURS,
+  type Tenant,
+  type UpdateTenant,
+} from './tenants.schemas.js';
 
 /** What a request needs of its tenant on every call: settings and the unwrapped blind-index key. */
 export type TenantContext = {
@@ -36,13 +45,26 @@ export function toTenant(row: TenantRow): Tenant {
     export_retention_days: row.exportRetentionDays,
     export_link_ttl_hours: row.exportLinkTtlHours,
     export_link_max_downloads: row.exportLinkMaxDownloads,
+    portal_token_hours: row.portalTokenHours,
+    brand_color: row.brandColor,
     created_at: row.createdAt.toISOString(),
     updated_at: row.updatedAt.toISOString(),
   };
 }
 
-/** Validates settings and returns them with the time zone in its canonical spelling. */
-function checkSettings<T extends UpdateTenant>(s: T): T {
+/** The contrast ratio of a #rrggbb colour against white (WCAG 2.2 relative luminance). */
+export function contrastWithWhite(hex: string): number {
+  const channel = (i: number) => {
+    const c = parseInt(hex.slice(1 + 2 * i, 3 + 2 * i), 16) / 255;
+    return c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+  };
+  const luminance = 0.2126 * channel(0) + 0.7152 * channel(1) + 0.0722 * channel(2);
+  return 1.05 / (luminance + 0.05);
+}
+
+/** Validates settings and returns them with the time zone in its canonical spelling and the colour in lower case. */
+function checkSettings<T extends UpdateTenant>(raw: T): T {
+  const s = raw.brand_color ? { ...raw, brand_color: raw.brand_color.toLowerCase() } : raw;
   const problems: FieldProblem[] = [];
   const timezone = s.timezone === undefined ? undefined : canonicalTimeZone(s.timezone);
   if (s.timezone !== undefined && !timezone) problems.push({ field: 'timezone', message: 'is not a known IANA time zone' });
@@ -51,6 +73,11 @@ function checkSettings<T extends UpdateTenant>(s: T): T {
   }
   if (s.reminder_offsets_days && new Set(s.reminder_offsets_days).size !== s.reminder_offsets_days.length) {
     problems.push({ field: 'reminder_offsets_days', message: 'must not repeat a day' });
+  }
+  // White text on the page's buttons must stay readable (WCAG 2.2 AA, SC 1.4.3).
+  if (s.brand_color && contrastWithWhite(s.brand_color) < BRAND_COLOR_MIN_CONTRAST) {
+    const ratio = Math.floor(contrastWithWhite(s.brand_color) * 100) / 100;
+    problems.push({ field: 'brand_color', message: `has a contrast of ${ratio}:1 against white; white text on it needs at least ${BRAND_COLOR_MIN_CONTRAST}:1 (WCAG 2.2 AA)` });
   }
   if (problems.length) throw new ValidationFailed(problems);
   return timezone === undefined || timezone === null ? s : { ...s, timezone };
@@ -88,6 +115,8 @@ export function createTenantsService(deps: { repo: TenantsRepo; keyring: Keyring
         exportRetentionDays: input.export_retention_days ?? EXPORT_RETENTION_DAYS.default,
         exportLinkTtlHours: input.export_link_ttl_hours ?? EXPORT_LINK_TTL_HOURS.default,
         exportLinkMaxDownloads: input.export_link_max_downloads ?? EXPORT_LINK_MAX_DOWNLOADS.default,
+        portalTokenHours: input.portal_token_hours ?? PORTAL_TOKEN_HOURS.default,
+        brandColor: input.brand_color ?? null,
         indexKeyWrapped: wrapped,
         keyId,
       });
@@ -119,6 +148,8 @@ export function createTenantsService(deps: { repo: TenantsRepo; keyring: Keyring
         exportRetentionDays: patch.export_retention_days,
         exportLinkTtlHours: patch.export_link_ttl_hours,
         exportLinkMaxDownloads: patch.export_link_max_downloads,
+        portalTokenHours: patch.portal_token_hours,
+        brandColor: patch.brand_color,
       });
       if (!row) throw new UnknownTenant();
       cache.delete(tenantId);
