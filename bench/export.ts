@@ -61,6 +61,33 @@ function watchRss(pid: number) {
   return { stop: () => (clearInterval(timer), { first, peak }) };
 }
 
+// Loaded into the API process (over IPC, nothing in the product): samples process.memoryUsage() and V8's heap spaces
+// every 20 ms, so a run says where the growth is (V8 heap, Buffers and other memory outside it, or neither: what the
+// allocator holds). 'reset' starts a window; 'report' answers with the first sample, each field's peak, the sample
+// taken at the RSS peak and the last one.
+const PROBE = `
+import v8 from 'node:v8';
+const sample = () => {
+  const m = process.memoryUsage();
+  const s = { rss: m.rss, heap_total: m.heapTotal, heap_used: m.heapUsed, external: m.external, array_buffers: m.arrayBuffers };
+  for (const sp of v8.getHeapSpaceStatistics()) s[sp.space_name] = sp.space_size;
+  return s;
+};
+let first = sample(), peak = { ...first }, atRssPeak = first, last = first;
+const tick = () => {
+  last = sample();
+  for (const k of Object.keys(last)) peak[k] = Math.max(peak[k] ?? 0, last[k]);
+  if (last.rss >= atRssPeak.rss) atRssPeak = last;
+};
+setInterval(tick, 20).unref();
+process.on('message', (m) => {
+  if (m === 'reset') { first = last = atRssPeak = sample(); peak = { ...first }; process.send({ reset: true }); }
+  if (m === 'report') { tick(); process.send({ first, peak, at_rss_peak: atRssPeak, last }); }
+});
+process.channel?.unref();
+`;
+type Probe = Record<'first' | 'peak' | 'at_rss_peak' | 'last', Record<string, number>>;
+
 /** One part: `{"orders":[...]}` of about `bytes` bytes, streamed. */
 function partBody(bytes: number, seed: number): Readable {
   const record = (i: number) => JSON.stringify({ id: `order-${seed}-${i}`, placed_at: '2026-01-02T03:04:05Z', total: `${(i % 997) + 0.5}`, items: ['shirt', 'socks', 'hat'].slice(0, (i % 3) + 1), note: 'x'.repeat(120 + (i % 40)) });
@@ -152,7 +179,7 @@ async function main(): Promise<void> {
 
   const apiPort = await freePort();
   const apiUrl = `http://127.0.0.1:${apiPort}`;
-  const api = run.spawnChild('api', process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  const api = run.spawnChild('api', process.execPath, ['--import', 'tsx', '--import', `data:text/javascript,${encodeURIComponent(PROBE)}`, 'src/server.ts'], {
     DATABASE_URL: databaseUrl,
     REDIS_URL: opts.redisUrl,
     REDIS_PREFIX: PREFIX,
@@ -163,7 +190,12 @@ async function main(): Promise<void> {
     RATE_LIMIT_MAX: '1000000000',
     LOG_LEVEL: 'warn',
     EXPORT_PART_MAX_BYTES: String(Math.ceil((opts.mb / opts.systems) * 1.2 * MB)),
-  });
+  }, true);
+  const probe = (m: 'reset' | 'report') =>
+    new Promise<Probe>((resolve) => {
+      api.once('message', (answer: Probe) => resolve(answer));
+      api.send(m);
+    });
   await run.waitFor('api', api, httpOk(`${apiUrl}/healthz`));
   log(`  api on ${apiUrl} (pid ${api.pid})`);
 
@@ -233,11 +265,16 @@ async function main(): Promise<void> {
   const links: { url: string; code: string }[] = [];
   for (let i = 0; i < opts.parallel; i++) links.push(await codedLink());
   await sleep(500);
+  await probe('reset');
   const watch = watchRss(api.pid!);
   const tParallel = performance.now();
   const many = await Promise.all(links.map((l) => download(l.url, l.code)));
   const parallelMs = performance.now() - tParallel;
   const rss = watch.stop();
+  const inside = await probe('report');
+  // What stays once the downloads are over and the process idles: memory the allocator or V8 has not handed back.
+  await sleep(2000);
+  const rssAfter = rssOf(api.pid!);
   const tBase = performance.now();
   const baseMany = await Promise.all(Array.from({ length: opts.parallel }, () => baselineRead(basePool)));
   const baseParallelMs = performance.now() - tBase;
@@ -258,6 +295,12 @@ async function main(): Promise<void> {
       api_rss_mb_before: round(rss.first / MB),
       api_rss_mb_peak: round(rss.peak / MB),
       api_rss_growth_mb: round(growthMb),
+      api_rss_mb_2s_after: round(rssAfter / MB),
+      // From inside the process (MB): growth of each figure from the window's first sample to its peak, and the
+      // figures at the moment RSS peaked.
+      inside_growth_to_peak_mb: Object.fromEntries(Object.keys(inside.first).map((k) => [k, round((inside.peak[k]! - inside.first[k]!) / MB)])),
+      inside_at_rss_peak_mb: Object.fromEntries(Object.keys(inside.at_rss_peak).map((k) => [k, round(inside.at_rss_peak[k]! / MB)])),
+      inside_first_mb: Object.fromEntries(Object.keys(inside.first).map((k) => [k, round(inside.first[k]! / MB)])),
     },
     baseline_parallel: { wall_ms: round(baseParallelMs), total_ms: baseMany.map((m) => round(m.totalMs)) },
     ratios: {

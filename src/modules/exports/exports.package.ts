@@ -485,7 +485,8 @@ function planParts(input: PackageInput, signal: AbortSignal): Plan[] {
 /** The package as a ZIP stream, built as it is read: never held whole in memory. Errors (a part that is not valid
  * JSON, a read failure) destroy the stream with an Error whose message holds no personal data. */
 export function buildPackage(input: PackageInput): Readable {
-  const zip = new ZipArchive({ zlib: { level: 6 } });
+  // The archive holds at most 64 KiB of deflated output for a slow reader (archiver's default is 1 MiB).
+  const zip = new ZipArchive({ zlib: { level: 6 }, highWaterMark: 64 * 1024 });
   const out = new PassThrough();
   let finished = false;
   let current: Readable | null = null;
