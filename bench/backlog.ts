@@ -1,20 +1,27 @@
-// `npm run bench:backlog`: how fast a backlog of due events drains with one worker process, and with two, on one
-// Postgres and one Redis — the figure behind "add workers when the outbox backs up" (README "Scaling out").
+// `npm run bench:backlog`: how fast a backlog of due events drains, against raw BullMQ jobs doing the same work with
+// as many worker processes, on one Postgres and one Redis — and, with more worker counts in the order, the figure
+// behind "add workers when the outbox backs up" (README "Scaling out").
 //
-// Each run starts from nothing: its own database (drop, create, migrate), a tenant, a local receiver (node:http, 204
-// at once) subscribed to consent.granted, and BENCH_BACKLOG_EVENTS due `consent.granted` event rows committed in one
-// INSERT while no worker runs (what piles up during a worker outage or a burst). Then N worker processes
-// (src/worker.ts, as in production) start and the clock runs until every event row is fanned out, every delivery
-// row is done and the receiver holds every event. Runs go in the order BENCH_BACKLOG_ORDER (1,2,2,1: A B B A, so a
-// change in machine load weighs on both sides); the report gives each run, the mean per worker count, the ratio, and
-// the machine's conditions (load average before and after each run, CPU per process).
+// One receiver (node:http, 204 at once) serves the whole bench. A Rightful run starts from nothing: its own database
+// (drop, create, migrate), a tenant with one webhook endpoint (the receiver) subscribed to consent.granted, and
+// BENCH_BACKLOG_EVENTS due `consent.granted` event rows committed in one INSERT while no worker runs (what piles up
+// during a worker outage or a burst). Then N worker processes (src/worker.ts, as in production) start and the clock
+// runs from the first claim until every event row is fanned out, every delivery row is done and the receiver holds
+// every event. A `raw` run is the baseline (bench/events-baseline.ts): as many raw BullMQ jobs, added first, each
+// building a body of the same size, signing it with the same HMAC scheme and POSTing it over a keep-alive agent to
+// the same receiver, in BENCH_BACKLOG_RAW_PROCESSES processes at the same concurrency. Runs go in the order
+// BENCH_BACKLOG_ORDER (raw,1,1,raw: A B B A, so a change in machine load weighs on both sides); the report gives each
+// run, the mean per kind, the ratios, and the machine's conditions (load average before and after each run, CPU per
+// process), with a warning when the machine was busy.
 //
 // A private redis-server (own port, nothing persisted) holds the queues: the shared Redis is never touched. The
 // run's database is dropped at the end, on failure and on Ctrl-C too.
 //
-// Knobs (env): BENCH_BACKLOG_EVENTS (20000), BENCH_BACKLOG_ORDER (1,2,2,1), BENCH_BACKLOG_DB (rightful_bench_backlog),
-// BENCH_ADMIN_URL (postgres://postgres@127.0.0.1:5432/postgres), BENCH_BACKLOG_TIMEOUT_S (600 per run),
-// WORKER_CONCURRENCY (16, the default, per worker), DATABASE_POOL_MAX (10, per process), REDIS_SERVER.
+// Knobs (env): BENCH_BACKLOG_EVENTS (20000), BENCH_BACKLOG_ORDER (raw,1,1,raw; worker counts 1..8 or `raw`),
+// BENCH_BACKLOG_RAW_PROCESSES (1), BENCH_BACKLOG_DB (rightful_bench_backlog), BENCH_ADMIN_URL
+// (postgres://postgres@127.0.0.1:5432/postgres), BENCH_BACKLOG_TIMEOUT_S (600 per run), WORKER_CONCURRENCY (32 per
+// worker process, the baseline's too), DATABASE_POOL_MAX (10, per process), REDIS_SERVER, BENCH_BACKLOG_CPU_PROF (1:
+// the workers run with --cpu-prof, profiles in bench/results/prof/backlog-run<i>-worker-<w>/).
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -25,29 +32,47 @@ import { createDb, createPool } from '../src/db/client.js';
 import { runMigrations } from '../src/db/migrate.js';
 import { createKeyring } from '../src/lib/keyring.js';
 import { createServices } from '../src/services.js';
+import { rawBaseline, type BaselineResult } from './events-baseline.js';
 import { conditions, createRun, dbUrl, dropDatabase, env, freePort, httpOk, log, machineTicks, num, postgresVersion, procTicks, RESULTS, runMain, sleep, ticksOf } from './processes.js';
 
 const PIDFILE = join(RESULTS, '.backlog-pids');
 
 const opts = {
   events: num(env.BENCH_BACKLOG_EVENTS, 20_000),
-  order: (env.BENCH_BACKLOG_ORDER ?? '1,2,2,1').split(',').map(Number),
+  order: (env.BENCH_BACKLOG_ORDER ?? 'raw,1,1,raw').split(',').map((t) => (t.trim() === 'raw' ? ('raw' as const) : Number(t))),
+  rawProcesses: num(env.BENCH_BACKLOG_RAW_PROCESSES, 1),
+  cpuProf: env.BENCH_BACKLOG_CPU_PROF === '1',
   db: env.BENCH_BACKLOG_DB ?? 'rightful_bench_backlog',
   adminUrl: env.BENCH_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
   timeoutS: num(env.BENCH_BACKLOG_TIMEOUT_S, 600),
-  workerConcurrency: num(env.WORKER_CONCURRENCY, 16),
+  workerConcurrency: num(env.WORKER_CONCURRENCY, 32),
   poolMax: num(env.DATABASE_POOL_MAX, 10),
 };
-if (opts.order.some((n) => !Number.isInteger(n) || n < 1 || n > 8)) throw new Error('BENCH_BACKLOG_ORDER: worker counts 1..8, e.g. 1,2,2,1');
+if (opts.order.some((n) => n !== 'raw' && (!Number.isInteger(n) || n < 1 || n > 8))) throw new Error('BENCH_BACKLOG_ORDER: raw or worker counts 1..8, e.g. raw,1,1,raw');
 if (!Number.isInteger(opts.events) || opts.events < 1 || opts.events > 1_000_000) throw new Error('BENCH_BACKLOG_EVENTS: 1..1000000');
 
 const run = createRun({ pidFile: PIDFILE, logPrefix: 'backlog-', adminUrl: opts.adminUrl, db: opts.db, stopLast: ['redis'] });
 const { children, spawnChild, stopChild, waitFor } = run;
 
-let receiver: http.Server | null = null;
+// One receiver for the bench: Rightful's posts go to /hook, the baseline's to /baseline; both are read and answered
+// alike, and counted by webhook-id.
+type Tally = { ids: Set<string>; duplicates: number };
+const tally = (): Tally => ({ ids: new Set(), duplicates: 0 });
+let tallies: Record<'hook' | 'baseline', Tally> = { hook: tally(), baseline: tally() };
+const receiver = http.createServer((req, res) => {
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
+  req.on('end', () => {
+    res.writeHead(204).end();
+    const t = req.url === '/baseline' ? tallies.baseline : tallies.hook;
+    const id = String(req.headers['webhook-id'] ?? '');
+    if (t.ids.has(id)) t.duplicates++;
+    else t.ids.add(id);
+  });
+});
 run.atCleanup(() => {
-  receiver?.closeAllConnections();
-  receiver?.close();
+  receiver.closeAllConnections();
+  receiver.close();
 });
 
 const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
@@ -79,19 +104,8 @@ async function oneRun(index: number, workers: number, redisUrl: string, secrets:
   const pool = createPool(config.database, console);
   const services = createServices({ db: createDb(pool), keyring: createKeyring(config), allowPrivateWebhooks: true });
 
-  const received = new Set<string>();
-  let duplicates = 0;
-  receiver = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      res.writeHead(204).end();
-      const id = String(req.headers['webhook-id'] ?? '');
-      if (received.has(id)) duplicates++;
-      else received.add(id);
-    });
-  });
-  await new Promise<void>((r) => receiver!.listen(0, '127.0.0.1', r));
+  tallies = { hook: tally(), baseline: tally() };
+  const received = tallies.hook.ids;
   const receiverPort = (receiver.address() as { port: number }).port;
 
   const tenant = await services.tenants.create({ name: 'Backlog bench controller' });
@@ -131,7 +145,9 @@ async function oneRun(index: number, workers: number, redisUrl: string, secrets:
   for (let w = 1; w <= workers; w++) {
     const healthPort = await freePort();
     const name = `run${index}-worker-${w}`;
-    const child = spawnChild(name, process.execPath, ['--import', 'tsx', 'src/worker.ts'], { ...common, WORKER_HEALTH_PORT: String(healthPort) });
+    // A directory per process: tsx's loader thread writes a profile of its own beside the main thread's.
+    const prof = opts.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', join(RESULTS, 'prof', `backlog-run${index}-worker-${w}`)] : [];
+    const child = spawnChild(name, process.execPath, [...prof, '--import', 'tsx', 'src/worker.ts'], { ...common, WORKER_HEALTH_PORT: String(healthPort) });
     names.push(name);
     void waitFor(name, child, httpOk(`http://127.0.0.1:${healthPort}/healthz`)).catch(() => {});
   }
@@ -188,8 +204,6 @@ async function oneRun(index: number, workers: number, redisUrl: string, secrets:
   for (const n of names) await stopChild(n, children.get(n)!, true);
   await pool.end();
   receiver.closeAllConnections();
-  await new Promise<void>((r) => receiver!.close(() => r()));
-  receiver = null;
   const loadAfter = loadavg();
   const result: RunResult = {
     workers,
@@ -198,7 +212,7 @@ async function oneRun(index: number, workers: number, redisUrl: string, secrets:
     events_per_s: round(opts.events / drainS, 1),
     spawn_to_done_s: round((done - spawned) / 1000),
     received: received.size,
-    duplicates,
+    duplicates: tallies.hook.duplicates,
     load_average_before: loadBefore,
     load_average_after: loadAfter,
     machine_busy_pct: machineBusy,
@@ -218,24 +232,56 @@ async function main(): Promise<void> {
   const pgVersion = await postgresVersion(opts.adminUrl);
   const secrets = { MASTER_KEY: randomBytes(32).toString('hex'), JWT_SECRET: randomBytes(32).toString('hex') };
 
-  const results: RunResult[] = [];
-  for (const [i, workers] of opts.order.entries()) results.push(await oneRun(i + 1, workers, redisUrl, secrets));
+  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+  const receiverPort = (receiver.address() as { port: number }).port;
 
+  type RawRun = BaselineResult & { load_average_before: number[]; load_average_after: number[]; received: number; duplicates: number };
+  const results: (({ kind: 'rightful' } & RunResult) | ({ kind: 'raw' } & RawRun))[] = [];
+  for (const [i, step] of opts.order.entries()) {
+    if (step === 'raw') {
+      tallies = { hook: tally(), baseline: tally() };
+      const loadBefore = loadavg();
+      log(`run ${i + 1}: raw BullMQ baseline, ${opts.events} jobs (sign + POST), ${opts.rawProcesses} process(es) × concurrency ${opts.workerConcurrency}; load average ${loadBefore.join(' ')}`);
+      const b = await rawBaseline({
+        run,
+        name: `raw-${i + 1}`,
+        redisUrl,
+        prefix: `rightful-bench-backlog-${process.pid}-raw`,
+        processes: opts.rawProcesses,
+        concurrency: opts.workerConcurrency,
+        jobs: opts.events,
+        targetUrl: `http://127.0.0.1:${receiverPort}/baseline`,
+        timeoutS: opts.timeoutS,
+      });
+      const r = { kind: 'raw' as const, ...b, load_average_before: loadBefore, load_average_after: loadavg(), received: tallies.baseline.ids.size, duplicates: tallies.baseline.duplicates };
+      if (r.received !== opts.events) throw new Error(`run ${i + 1}: the receiver got ${r.received} baseline posts, expected ${opts.events}`);
+      log(`  ${round(b.jobs_per_s, 1)} jobs/s (${round(b.seconds)} s); machine ${b.machine_busy_pct}% busy; cpu ${b.cpu_pct.join('%, ')}%`);
+      results.push(r);
+    } else {
+      results.push({ kind: 'rightful', ...(await oneRun(i + 1, step, redisUrl, secrets)) });
+    }
+  }
+
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const raws = results.filter((r) => r.kind === 'raw');
+  const rawRate = raws.length ? mean(raws.map((r) => r.jobs_per_s)) : NaN;
   const byWorkers = new Map<number, RunResult[]>();
-  for (const r of results) byWorkers.set(r.workers, [...(byWorkers.get(r.workers) ?? []), r]);
-  const mean = (rs: RunResult[], f: (r: RunResult) => number) => rs.reduce((s, r) => s + f(r), 0) / rs.length;
+  for (const r of results) if (r.kind === 'rightful') byWorkers.set(r.workers, [...(byWorkers.get(r.workers) ?? []), r]);
   const summary = [...byWorkers].sort(([a], [b]) => a - b).map(([workers, rs]) => ({
     workers,
     runs: rs.length,
-    drain_s: round(mean(rs, (r) => r.drain_s)),
-    events_per_s: round(mean(rs, (r) => r.events_per_s), 1),
-    spawn_to_done_s: round(mean(rs, (r) => r.spawn_to_done_s)),
+    drain_s: round(mean(rs.map((r) => r.drain_s))),
+    events_per_s: round(mean(rs.map((r) => r.events_per_s)), 1),
+    spawn_to_done_s: round(mean(rs.map((r) => r.spawn_to_done_s))),
   }));
+  const same = summary.find((s) => s.workers === opts.rawProcesses);
+  const ratioVsRaw = same ? same.events_per_s / rawRate : NaN;
   const one = summary.find((s) => s.workers === 1);
   const two = summary.find((s) => s.workers === 2);
   const ratio = one && two ? two.events_per_s / one.events_per_s : NaN;
   const busiest = Math.max(...results.map((r) => r.load_average_before[0]!));
   const busy = busiest > machine.nproc;
+  const f = (n: number, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : '-');
 
   const lines = [
     '',
@@ -243,23 +289,29 @@ async function main(): Promise<void> {
     `machine: nproc=${machine.nproc} (${machine.cpu}), ${machine.memory_gb} GB, node ${machine.node}, ${machine.platform}`,
     `postgres ${pgVersion}; redis ${redisVersion} (private instance, noeviction, no persistence)`,
     `each worker: WORKER_CONCURRENCY ${opts.workerConcurrency}, DB pool ${Math.max(opts.poolMax, opts.workerConcurrency + 2)}; backlog ${opts.events} due consent.granted events → one endpoint (local receiver, 204 at once)`,
+    `raw baseline: ${opts.events} BullMQ jobs added first, each signs a consent.granted-sized body and POSTs it to the same receiver over keep-alive; ${opts.rawProcesses} process(es) × concurrency ${opts.workerConcurrency}`,
     '',
-    ...results.map(
-      (r, i) =>
-        `run ${i + 1}: ${r.workers} worker(s): drain ${r.drain_s} s = ${r.events_per_s} events/s (spawn → done ${r.spawn_to_done_s} s); received ${r.received}, duplicates ${r.duplicates}; ` +
-        `load average ${r.load_average_before.join(' ')} → ${r.load_average_after.join(' ')}; machine ${r.machine_busy_pct}% busy; cpu ${Object.entries(r.cpu_pct).map(([k, v]) => `${k} ${v}%`).join(', ')}`,
+    ...results.map((r, i) =>
+      r.kind === 'raw'
+        ? `run ${i + 1}: raw BullMQ, ${r.processes} process(es): ${round(r.seconds)} s = ${round(r.jobs_per_s, 1)} jobs/s; received ${r.received}, duplicates ${r.duplicates}; load average ${r.load_average_before.join(' ')} → ${r.load_average_after.join(' ')}; machine ${r.machine_busy_pct}% busy; cpu ${r.cpu_pct.map((c) => `${c}%`).join(', ')}`
+        : `run ${i + 1}: ${r.workers} worker(s): drain ${r.drain_s} s = ${r.events_per_s} events/s (spawn → done ${r.spawn_to_done_s} s); received ${r.received}, duplicates ${r.duplicates}; ` +
+          `load average ${r.load_average_before.join(' ')} → ${r.load_average_after.join(' ')}; machine ${r.machine_busy_pct}% busy; cpu ${Object.entries(r.cpu_pct).map(([k, v]) => `${k} ${v}%`).join(', ')}`,
     ),
     '',
+    raws.length ? `raw BullMQ, mean of ${raws.length}: ${f(rawRate)} jobs/s` : '',
     ...summary.map((s) => `${s.workers} worker(s), mean of ${s.runs}: ${s.drain_s} s, ${s.events_per_s} events/s (spawn → done ${s.spawn_to_done_s} s)`),
-    `2 workers ÷ 1 worker = ${Number.isFinite(ratio) ? ratio.toFixed(2) : '-'}×`,
-    busy ? `WARNING: the machine was busy (load average up to ${busiest} on ${machine.nproc} cores before a run): figures are pessimistic and the ratio noisy` : '',
+    same && raws.length ? `Rightful ÷ raw BullMQ (${opts.rawProcesses} process(es) each) = ${f(same.events_per_s)} / ${f(rawRate)} = ${f(ratioVsRaw, 2)}×  (target >= 0.70×)  ${ratioVsRaw >= 0.7 ? 'PASS' : 'FAIL'}` : '',
+    one && two ? `2 workers ÷ 1 worker = ${f(ratio, 2)}×` : '',
+    busy ? `WARNING: the machine was busy (load average up to ${busiest} on ${machine.nproc} cores before a run): figures are pessimistic and the ratios noisy` : '',
   ];
   console.log(lines.filter((l, i, a) => l !== '' || a[i - 1] !== '').join('\n'));
   const out = {
     machine: { ...machine, postgres: pgVersion, redis: redisVersion },
     settings: { ...opts, adminUrl: undefined },
     runs: results,
+    raw_jobs_per_s: rawRate,
     summary,
+    ratio_vs_raw: ratioVsRaw,
     ratio_two_to_one: ratio,
     busy,
   };

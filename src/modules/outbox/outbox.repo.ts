@@ -1,11 +1,45 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Tx } from '../../db/client.js';
+import { createBatcher } from './outbox.batcher.js';
 import { outbox } from './outbox.table.js';
 
 export type OutboxRow = typeof outbox.$inferSelect;
 export type NewOutboxRow = { id?: string; tenantId: string; topic: string; payload: Record<string, unknown>; availableAt?: Date; refId?: string };
 
 export function createOutboxRepo(db: Tx) {
+  /** Takes rows for holdMs, in one statement: one answer per id, in order (null: finished or held elsewhere). */
+  async function takeMany(ids: string[], holdMs: number, tx: Tx): Promise<(OutboxRow | null)[]> {
+    const rows = await tx
+      .update(outbox)
+      .set({ lockedUntil: sql`now() + make_interval(secs => ${holdMs / 1000})` })
+      .where(and(inArray(outbox.id, ids), eq(outbox.status, 'enqueued'), sql`(${outbox.lockedUntil} IS NULL OR ${outbox.lockedUntil} < now())`))
+      .returning();
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    // A row asked for twice in one batch (two jobs of one row) goes to the first asker only: one holder at a time.
+    return ids.map((id) => {
+      const row = byId.get(id) ?? null;
+      byId.delete(id);
+      return row;
+    });
+  }
+  // The worker's processors take and complete rows through these, many jobs to a statement (outbox.batcher.ts).
+  const takeBatched = createBatcher(async (calls: { id: string; holdMs: number }[]) => {
+    const holds = [...new Set(calls.map((c) => c.holdMs))];
+    const answers = await Promise.all(holds.map((h) => takeMany(calls.filter((c) => c.holdMs === h).map((c) => c.id), h, db)));
+    const next = holds.map(() => 0);
+    return calls.map((c) => {
+      const k = holds.indexOf(c.holdMs);
+      return answers[k]![next[k]!++]!;
+    });
+  });
+  const completeBatched = createBatcher(async (calls: { id: string; attempts: number }[]) => {
+    await db.execute(sql`
+      UPDATE outbox o SET status = 'done', last_error = NULL, locked_until = NULL, finished_at = now()
+        FROM unnest(${sql.param(calls.map((c) => c.id))}::uuid[], ${sql.param(calls.map((c) => c.attempts))}::int[]) AS v(id, attempts)
+       WHERE o.id = v.id AND o.status = 'enqueued' AND o.attempts = v.attempts`);
+    return calls.map(() => undefined);
+  });
+
   return {
     /** Called inside the transaction of the change it announces. */
     async insert(rows: NewOutboxRow[], tx: Tx): Promise<string[]> {
@@ -61,12 +95,8 @@ export function createOutboxRepo(db: Tx) {
 
     /** A processor takes the row for holdMs; null when it is finished or another processor holds it. */
     async take(id: string, holdMs: number, tx: Tx = db): Promise<OutboxRow | null> {
-      const [row] = await tx
-        .update(outbox)
-        .set({ lockedUntil: sql`now() + make_interval(secs => ${holdMs / 1000})` })
-        .where(and(eq(outbox.id, id), eq(outbox.status, 'enqueued'), sql`(${outbox.lockedUntil} IS NULL OR ${outbox.lockedUntil} < now())`))
-        .returning();
-      return row ?? null;
+      if (tx === db) return takeBatched({ id, holdMs });
+      return (await takeMany([id], holdMs, tx))[0]!;
     },
 
     async findById(id: string, tx: Tx = db): Promise<OutboxRow | undefined> {
@@ -88,6 +118,7 @@ export function createOutboxRepo(db: Tx) {
 
     /** Done, unless its handler finished or rescheduled it meanwhile, or it went back to the queue (a later attempt). */
     async complete(id: string, attempts: number, tx: Tx = db): Promise<void> {
+      if (tx === db) return completeBatched({ id, attempts });
       await tx
         .update(outbox)
         .set({ status: 'done', lastError: null, lockedUntil: null, finishedAt: new Date() })

@@ -19,7 +19,7 @@ import {
   type EventType,
 } from '../outbox/outbox.events.js';
 import type { NewOutboxRow, OutboxRepo, OutboxRow } from '../outbox/outbox.repo.js';
-import { createWebhookEndpointsRepo, type EndpointRow, type WebhookEndpointsRepo } from './webhook-endpoints.repo.js';
+import { createWebhookEndpointsRepo, type EndpointRow, type HeldDelivery, type WebhookEndpointsRepo } from './webhook-endpoints.repo.js';
 import { createSender, type Sender } from './webhook-endpoints.sender.js';
 
 export type { EventBodies, EventBodyBuilder } from '../outbox/outbox.events.js';
@@ -71,10 +71,10 @@ export function createWebhookJobs(deps: {
    * Creates one delivery (and its outbox row) per receiving endpoint, plus `also` (rows other modules add to the
    * event, e.g. DPO emails), in one transaction. The stored body is the event as its row holds it (ids only).
    * With `inline` and at most `inline.max` endpoints, the delivery rows are written already taken by this processor
-   * and returned, so it makes the first attempts itself instead of sending each event through the queue twice;
-   * retries and redeliveries go through the outbox and the queue as usual.
+   * and returned (with the delivery and endpoint as written), so it makes the first attempts itself instead of sending
+   * each event through the queue twice; retries and redeliveries go through the outbox and the queue as usual.
    */
-  async function fanOut(row: OutboxRow, event: EventPayload, also: NewOutboxRow[] = [], inline?: { holdMs: number; max: number }): Promise<OutboxRow[]> {
+  async function fanOut(row: OutboxRow, event: EventPayload, also: NewOutboxRow[] = [], inline?: { holdMs: number; max: number }): Promise<HeldDelivery[]> {
     const body = JSON.stringify({ type: event.type, timestamp: event.timestamp, data: event.data });
     // A delivery is due when its event was (the event's time, not the database's: the relay's clock decides).
     const target = { id: row.id, tenantId: row.tenantId, type: event.type, availableAt: row.availableAt, toEndpointId: event.to_endpoint_id ?? null };
@@ -102,9 +102,10 @@ export function createWebhookJobs(deps: {
     return JSON.stringify({ type: event.type, timestamp: event.timestamp, data: checked.data });
   }
 
-  async function deliver(row: OutboxRow): Promise<void> {
+  /** One attempt of the row's delivery; `known`: the delivery and endpoint as the fan-out that wrote the row saw them. */
+  async function deliver(row: OutboxRow, known?: Pick<HeldDelivery, 'delivery' | 'endpoint'>): Promise<void> {
     const deliveryId = String(row.payload.delivery_id);
-    const found = await endpoints.deliveryWithEndpoint(deliveryId);
+    const found = known ?? (await endpoints.deliveryWithEndpoint(deliveryId));
     const delivery = found?.delivery;
     const endpoint = found?.endpoint;
     if (!delivery || !endpoint || delivery.status !== 'pending') {
@@ -222,7 +223,7 @@ export function registerWebhookJobs(
     settles: true,
     async handle(row, event) {
       const held = await jobs.fanOut(row, event, await dispatcher.followUps(row, event), { holdMs: dispatcher.holdMs, max: INLINE_DELIVERIES_MAX });
-      const failed = (await Promise.allSettled(held.map((d) => jobs.deliver(d)))).find((r) => r.status === 'rejected');
+      const failed = (await Promise.allSettled(held.map((h) => jobs.deliver(h.row, h)))).find((r) => r.status === 'rejected');
       // The event is fanned out already; a delivery left held is recovered once its hold expires, like a lost job.
       if (failed) throw (failed as PromiseRejectedResult).reason;
     },
