@@ -70,6 +70,10 @@ curl -s -w '\\n' -X POST ${url}/v1/consents/check \\
   ${auth} \\
   -d '{"purpose":"newsletter","identifiers":[{"type":"email","value":"ada@example.com"}]}'
 
+# The person's own preference page: mint a portal link (valid 24 hours) and open its url in a browser
+curl -s -w '\\n' -X POST ${url}/v1/subjects/$SUBJECT_ID/portal-links \\
+  ${auth} -d '{}'
+
 # Webhooks: the event worker runs in this process; register a receiver with POST ${url}/v1/webhook-endpoints
 # (https; see README "Events and webhooks").
 

@@ -223,9 +223,13 @@ t.test('the quick start with nothing but Node: a token, the printed curl example
   const code = await within(new Promise<number | null>((resolve) => shell.on('exit', resolve)), 60_000, 'the curl examples');
   t.equal(code, 0, `the examples run ${stderr}`);
   const statuses = stderr.trim().split('\n');
-  t.same(statuses, ['201', '201', '200', '201', '200'], 'purpose 201, subject 201, subject again 200, consent 201, check 200');
+  t.same(statuses, ['201', '201', '200', '201', '200', '201'], 'purpose 201, subject 201, subject again 200, consent 201, check 200, portal link 201');
   t.equal(statuses[3], '201', 'the printed curl for recording a consent answers 201');
   t.match(stdout, '"allowed":true', 'the campaign check then allows the subject');
+  const portal = /"url":"([^"]+)"/.exec(stdout.slice(stdout.lastIndexOf('"url"')))?.[1];
+  t.match(portal, `${base}/preferences?token=`, 'the printed portal link is a preference page on this API');
+  const page = await fetch(portal!, { redirect: 'manual' });
+  t.equal(page.status, 303, 'and opening it lets the person in (token to cookie, then the page)');
 
   const [delivery] = await receiver.waitFor((all) => all.some((r) => JSON.parse(r.body).type === 'consent.granted'), 30_000);
   t.equal(JSON.parse(delivery!.body).type, 'consent.granted', 'the registered webhook receives consent.granted from the in-process worker');
