@@ -5,7 +5,7 @@ import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fas
 import type { Config } from './config.js';
 import { parseJsonBody } from './lib/json-body.js';
 import { createKeyring } from './lib/keyring.js';
-import { problem } from './lib/problem.js';
+import { problem, shownPath } from './lib/problem.js';
 import consentsRoutes from './modules/consents/consents.routes.js';
 import outboxRoutes from './modules/outbox/outbox.routes.js';
 import rightsRequestsRoutes from './modules/rights-requests/rights-requests.routes.js';
@@ -59,7 +59,7 @@ export function loggerOptions(config: Config): object {
       censor: '[redacted]',
     },
     serializers: {
-      req: (req: { method: string; url: string; id: string }) => ({ method: req.method, url: req.url.split('?')[0], id: req.id }),
+      req: (req: { method: string; url: string; id: string; routeOptions?: { url?: string } }) => ({ method: req.method, url: shownPath(req), id: req.id }),
     },
   };
 }

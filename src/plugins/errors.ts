@@ -3,7 +3,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { ValidationFailed, type FieldProblem } from '../lib/errors.js';
-import { problem, type Problem } from '../lib/problem.js';
+import { problem, shownPath, type Problem } from '../lib/problem.js';
 
 // Postgres/pg failures that mean "the database is unavailable right now", not "your request is wrong".
 const UNAVAILABLE_PG_CODES = new Set(['57P01', '57P02', '57P03', '53300', '57014', '08000', '08003', '08006', '08001', '08004']);
@@ -170,7 +170,7 @@ function titleFor(status: number): string {
 
 export function sendProblem(reply: FastifyReply, p: Problem): FastifyReply {
   if (p.status === 503 || p.status === 429) reply.header('retry-after', reply.getHeader('retry-after') ?? '5');
-  return reply.code(p.status).type('application/problem+json').serializer(JSON.stringify).send({ ...p, instance: reply.request.url.split('?')[0] });
+  return reply.code(p.status).type('application/problem+json').serializer(JSON.stringify).send({ ...p, instance: shownPath(reply.request) });
 }
 
 /** Errors Fastify's router raises before any route or hook runs (a malformed URL, an over-long path parameter):
@@ -191,7 +191,8 @@ export default fp(
   async (app) => {
     app.setErrorHandler((err: FastifyError, request, reply) => sendProblem(reply, toProblem(err, request)));
     app.setNotFoundHandler((request, reply) =>
-      sendProblem(reply, problem(404, 'ROUTE_NOT_FOUND', 'Not found', `No route ${request.method} ${request.url.split('?')[0]}`)),
+      // The path is not echoed: it may hold whatever a client typed into it (INV-6).
+      sendProblem(reply, problem(404, 'ROUTE_NOT_FOUND', 'Not found', `No route answers ${request.method} on this path`)),
     );
   },
   { name: 'errors' },

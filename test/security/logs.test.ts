@@ -82,6 +82,13 @@ t.test('logs carry no identifiers, evidence or tokens', async (t) => {
   await record({ method: 'GET', url: '/v1/purposes', headers: { authorization: `Bearer ${(tokens[0] ?? '').split('.').slice(0, 2).join('.')}.AAAA` } });
   await record({ method: 'GET', url: '/v1/purposes', headers: bearer('subjects:read') });
   await record({ method: 'GET', url: '/v1/purposes', headers: { authorization: `Basic ${Buffer.from(`${EMAIL}:pw`).toString('base64')}`, cookie: `session=${EMAIL}` } });
+  // A path a client filled with personal data, and tokens that are credentials in their routes' paths.
+  const unknown = await req({ method: 'GET', url: `/v1/people/${EMAIL}`, headers: bearer() });
+  t.equal(unknown.statusCode, 404);
+  t.notOk(unknown.body.toLowerCase().includes(EMAIL.toLowerCase()), 'the 404 does not echo the path');
+  const pathTokens = ['Cb7x'.repeat(10) + 'abc', 'Ex9q'.repeat(10) + 'xyz'];
+  await record({ method: 'POST', url: `/v1/task-callbacks/${pathTokens[0]}`, payload: { status: 'completed' } });
+  await record({ method: 'GET', url: `/v1/exports/${pathTokens[1]}` });
   t.ok(statuses.some((s) => s >= 400 && s < 500) && statuses.some((s) => s < 300), `successes and failures were logged (${statuses})`);
 
   // Rate-limit keys in Redis carry the tenant and client only.
@@ -103,6 +110,8 @@ t.test('logs carry no identifiers, evidence or tokens', async (t) => {
     t.notOk(out.includes(part(tok, 1)), 'no token payload in the log');
   }
   t.notMatch(out, /Bearer /, 'no Authorization value in the log');
+  for (const tok of pathTokens) t.notOk(out.includes(tok), 'no token from a path in the log');
+  t.match(out, /\(no route\)/, 'an unknown path is logged as such');
   t.notMatch(out, /session=/, 'no cookie in the log');
 });
 
