@@ -12,7 +12,7 @@ import { sendProblem } from '../../plugins/errors.js';
 import { problem } from '../../lib/problem.js';
 import { RequestParams } from '../rights-requests/rights-requests.schemas.js';
 import { EXPORT_LINK_MAX_DOWNLOADS, EXPORT_LINK_TTL_HOURS } from '../tenants/tenants.schemas.js';
-import { CODE_MAX_ATTEMPTS } from './exports.links.js';
+import { CODE_MAX_ATTEMPTS, packageHeaders } from './exports.links.js';
 
 const tags = ['rights-requests'];
 
@@ -311,11 +311,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
       const opened = await exportLinks.download(request.params.token, request.body.code);
       return reply
         .code(200)
-        .header('content-type', 'application/zip')
-        .header('content-disposition', `attachment; filename="${opened.filename.replace(/[^A-Za-z0-9._-]/g, '_')}"`)
-        .header('cache-control', 'no-store')
-        .header('referrer-policy', 'no-referrer')
-        .header('x-content-type-options', 'nosniff')
+        .headers({ ...packageHeaders(opened.filename), 'referrer-policy': 'no-referrer' })
         .send(opened.stream as never);
     },
   );

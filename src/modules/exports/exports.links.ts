@@ -34,6 +34,17 @@ export type OpenPackage = (tenantId: string, requestId: string, opts: { by: stri
 /** Sends one plain-text email; null when no SMTP transport is configured. */
 export type CodeMailer = { send(to: string, subject: string, text: string): Promise<void> } | null;
 
+/** The headers of a package handed to the person: a ZIP to save (its name reduced to safe characters), never
+ * cached, never sniffed. The link download, /v1/me and the preference page send it alike. */
+export function packageHeaders(filename: string): Record<string, string> {
+  return {
+    'content-type': 'application/zip',
+    'content-disposition': `attachment; filename="${filename.replace(/[^A-Za-z0-9._-]/g, '_')}"`,
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+  };
+}
+
 export const CODE_TTL_MS = 10 * 60_000;
 export const CODE_MAX_ATTEMPTS = 5;
 /** A new code is mailed at most once a minute per link, so the link cannot be used to flood the person's inbox. */

@@ -7,6 +7,7 @@ import { problems } from '../../lib/schemas.js';
 import { subjectOf } from '../../plugins/auth.js';
 import { tenantOf } from '../tenants/index.js';
 import { PORTAL_CODE_MAX_ATTEMPTS } from '../portal/portal.codes.js';
+import { packageHeaders } from '../exports/exports.links.js';
 import {
   MeCodeBody,
   MeCodeSentSchema,
@@ -186,13 +187,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request, reply) => {
       const opened = await me.download(person(request), request.params.request_id, request.body.code);
-      return reply
-        .code(200)
-        .header('content-type', 'application/zip')
-        .header('content-disposition', `attachment; filename="${opened.filename.replace(/[^A-Za-z0-9._-]/g, '_')}"`)
-        .header('cache-control', 'no-store')
-        .header('x-content-type-options', 'nosniff')
-        .send(opened.stream as never);
+      return reply.code(200).headers(packageHeaders(opened.filename)).send(opened.stream as never);
     },
   );
 };

@@ -28,6 +28,7 @@ import {
 import { UpstreamBusy, createPreferencesService, languages, pageLocale, type CodeAction, type Result } from './preferences.service.js';
 import { FLASHES, PAGE_REQUEST_TYPES, PAGE_TEXTS, RECTIFICATION_CATEGORIES, RESTRICTION_GROUND_KEYS, isPageLocale, localeFromAcceptLanguage, type Flash, type PageLocale } from './preferences.texts.js';
 import { renderMessage, renderPage } from './preferences.views.js';
+import { packageHeaders } from '../exports/exports.links.js';
 
 const tags = ['preferences'];
 /** A flash message lives for the one page view after the redirect (a minute at most, should that view never come). */
@@ -339,11 +340,7 @@ const routes: FastifyPluginAsyncZod<{ clock?: () => Date }> = async (app, opts) 
     async (request, reply) => {
       const out = await service.download(caller(request, tokenOf(request)), request.params.request_id, request.body.code);
       if (!('stream' in out)) return redirect(request, reply, out);
-      return securityHeaders(reply)
-        .code(200)
-        .header('content-type', 'application/zip')
-        .header('content-disposition', `attachment; filename="${out.filename}"`)
-        .send(out.stream);
+      return securityHeaders(reply).code(200).headers(packageHeaders(out.filename)).send(out.stream);
     },
   );
 
