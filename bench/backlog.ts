@@ -99,9 +99,9 @@ async function oneRun(index: number, workers: number, redisUrl: string, secrets:
   // A fresh database per run, so every run drains the same backlog into the same empty tables.
   await dropDatabase(opts.adminUrl, opts.db);
   const url = dbUrl(opts.adminUrl, opts.db);
-  await runMigrations(url);
+  await runMigrations(url, loadConfig({ ...secrets, DATABASE_URL: url }).database.appRole);
   const config = loadConfig({ ...env, ...secrets, DATABASE_URL: url, LOG_LEVEL: 'warn' });
-  const pool = createPool(config.database, console);
+  const pool = createPool(config.database, console, { owner: true });
   const services = createServices({ db: createDb(pool), keyring: createKeyring(config), allowPrivateWebhooks: true });
 
   tallies = { hook: tally(), baseline: tally() };

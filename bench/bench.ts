@@ -298,9 +298,9 @@ async function main(): Promise<void> {
   log(`database ${opts.db}: drop, create, migrate`);
   await dropDatabase(opts.adminUrl, opts.db);
   const url = dbUrl(opts.adminUrl, opts.db);
-  await runMigrations(url);
   // Fresh keys for this run; the seeder (in this process) and the API must share them.
   const secrets = { MASTER_KEY: randomBytes(32).toString('hex'), JWT_SECRET: randomBytes(32).toString('hex') };
+  await runMigrations(url, loadConfig({ ...secrets, DATABASE_URL: url }).database.appRole);
   Object.assign(process.env, secrets);
   log(`seeding ${opts.subjects} subjects`);
   const s = await seed({ databaseUrl: url, subjects: opts.subjects, log });

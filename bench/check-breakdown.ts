@@ -38,8 +38,8 @@ async function time<T>(name: string, fn: () => T | Promise<T>): Promise<T> {
 }
 
 await admin(`DROP DATABASE IF EXISTS "${DB}" WITH (FORCE)`);
-await runMigrations(url);
 const secrets = { MASTER_KEY: randomBytes(32).toString('hex'), JWT_SECRET: randomBytes(32).toString('hex') };
+await runMigrations(url, loadConfig({ ...secrets, DATABASE_URL: url }).database.appRole);
 Object.assign(process.env, secrets);
 const s = await seed({ databaseUrl: url, subjects: 20_000 });
 // Rows for the check's probes to find: objections to single purposes and soft opt-ins for some subjects.

@@ -239,10 +239,10 @@ async function main(): Promise<void> {
   log(`database ${opts.db}: drop, create, migrate`);
   await dropDatabase(opts.adminUrl, opts.db);
   const url = dbUrl(opts.adminUrl, opts.db);
-  await runMigrations(url);
   const secrets = { MASTER_KEY: randomBytes(32).toString('hex'), JWT_SECRET: randomBytes(32).toString('hex') };
+  await runMigrations(url, loadConfig({ ...secrets, DATABASE_URL: url }).database.appRole);
   const config = loadConfig({ ...env, ...secrets, DATABASE_URL: url, LOG_LEVEL: 'warn' });
-  const dbPool = createPool(config.database, console);
+  const dbPool = createPool(config.database, console, { owner: true });
   const services = createServices({ db: createDb(dbPool), keyring: createKeyring(config), allowPrivateWebhooks: true });
   const tenant = await services.tenants.create({ name: 'Erasure bench controller' });
   const purposeKey = 'newsletter';

@@ -180,11 +180,11 @@ async function main(): Promise<void> {
   log(`database ${opts.db}: drop, create, migrate`);
   await dropDatabase(opts.adminUrl, opts.db);
   const url = dbUrl(opts.adminUrl, opts.db);
-  await runMigrations(url);
   const secrets = { MASTER_KEY: randomBytes(32).toString('hex'), JWT_SECRET: randomBytes(32).toString('hex') };
+  await runMigrations(url, loadConfig({ ...secrets, DATABASE_URL: url }).database.appRole);
   const config = loadConfig({ ...env, ...secrets, DATABASE_URL: url, LOG_LEVEL: 'warn' });
   const seedStarted = Date.now();
-  const pool = createPool(config.database, console);
+  const pool = createPool(config.database, console, { owner: true });
   const db = createDb(pool);
   const keyring = createKeyring(config);
   const services = createServices({ db, keyring, allowPrivateWebhooks: true });

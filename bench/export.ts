@@ -155,7 +155,7 @@ async function main(): Promise<void> {
   log(`bench:export — ${opts.mb} MB over ${opts.systems} systems, ${opts.events} ledger events, ${opts.parallel} downloads at once`);
   const databaseUrl = dbUrl(opts.adminUrl, opts.db);
   await dropDatabase(opts.adminUrl, opts.db); // a leftover of a run that was killed
-  await runMigrations(databaseUrl);
+  await runMigrations(databaseUrl, loadConfig({ ...env, DATABASE_URL: databaseUrl }).database.appRole);
 
   const mails: Mail[] = [];
   const smtp = new SMTPServer({
@@ -172,7 +172,7 @@ async function main(): Promise<void> {
   run.atCleanup(() => smtp.close());
 
   const config = loadConfig({ ...env, DATABASE_URL: databaseUrl, REDIS_URL: opts.redisUrl, REDIS_PREFIX: PREFIX });
-  const pool = createPool(config.database, { warn: () => {}, error: () => {} } as never);
+  const pool = createPool(config.database, { warn: () => {}, error: () => {} } as never, { owner: true });
   const services = createServices({ db: createDb(pool), keyring: createKeyring(config), allowPrivateWebhooks: false });
   const tenant = await services.tenants.create({ name: 'Bench controller' });
   const token = signToken(config.jwt.secret, { sub: 'bench', tid: tenant.id, scope: SCOPES.join(' '), ttlSeconds: 7200, iss: config.jwt.issuer, aud: config.jwt.audience });

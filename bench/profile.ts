@@ -61,8 +61,8 @@ if (workload.endsWith('.cpuprofile')) {
   process.exit(0);
 }
 await admin(`DROP DATABASE IF EXISTS "${DB}" WITH (FORCE)`);
-await runMigrations(url);
 const secrets = { MASTER_KEY: randomBytes(32).toString('hex'), JWT_SECRET: randomBytes(32).toString('hex') };
+await runMigrations(url, loadConfig({ ...secrets, DATABASE_URL: url }).database.appRole);
 Object.assign(process.env, secrets);
 const s = await seed({ databaseUrl: url, subjects: 20_000 });
 rmSync(profDir, { recursive: true, force: true });

@@ -80,7 +80,7 @@ export async function seed(opts: { databaseUrl: string; subjects: number; log?: 
   const seedUrl = new URL(opts.databaseUrl);
   seedUrl.searchParams.set('options', '-c synchronous_commit=off');
   const config = loadConfig({ ...process.env, DATABASE_URL: seedUrl.toString(), DATABASE_POOL_MAX: '8', LOG_LEVEL: 'warn' });
-  const pool = createPool(config.database, console);
+  const pool = createPool(config.database, console, { owner: true });
   const db = createDb(pool);
   const keyring = createKeyring(config);
   // (cast: the factory's options grow with the service; only db and keyring matter for seeding)

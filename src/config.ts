@@ -1,6 +1,7 @@
 // The only reader of process.env: every setting is validated here and passed down as a typed Config.
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { derivedPassword, loginUrl, type AppRole } from './db/roles.js';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -21,6 +22,10 @@ const EnvSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   // Unset (or empty): the embedded Postgres (src/db/embedded.ts) serves, with its data in RIGHTFUL_DATA_DIR.
   DATABASE_URL: z.union([z.literal(''), z.url({ protocol: /^postgres(ql)?$/ })]).optional(),
+  // The role the API and worker log in as (row-level security applies to it); DATABASE_URL's role owns the tables.
+  // Unset: DATABASE_APP_ROLE on DATABASE_URL's server, created by the migration with a password derived from MASTER_KEY.
+  DATABASE_APP_URL: z.union([z.literal(''), z.url({ protocol: /^postgres(ql)?$/ })]).optional(),
+  DATABASE_APP_ROLE: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/).default('rightful_app'),
   RIGHTFUL_DATA_DIR: z.string().min(1).max(1024).default('.rightful'),
   DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
   DATABASE_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).default(5000),
@@ -92,6 +97,10 @@ export type Config = {
      * embedded server runs: `openDatabase` (src/db/embedded.ts) returns the config with the server's address.
      */
     url: string;
+    /** The owner's login (DATABASE_URL): migrations and the operator's tools (repair, purge, tokens, tenants). */
+    ownerUrl: string;
+    /** The application role `url` logs in as, which migrations create and grant (src/db/roles.ts). */
+    appRole: AppRole;
     /** Set when DATABASE_URL is unset: the embedded Postgres, keeping its data under `dataDir` (absolute). */
     embedded: { dataDir: string } | null;
     poolMax: number;
@@ -114,6 +123,17 @@ export type Config = {
   exports: { partMaxBytes: number; buildsMax: number };
   metrics: { token: string | null; port: number | null };
 };
+
+/** The application's and the owner's logins: the app's own URL when given, else the owner's with the app role. */
+export function databaseLogins(ownerUrl: string, appUrl: string | null, roleName: string, masterKey: Buffer): { url: string; ownerUrl: string; appRole: AppRole } {
+  if (appUrl) {
+    const name = decodeURIComponent(new URL(appUrl).username);
+    if (!name) throw new ConfigError('DATABASE_APP_URL must name its role (postgres://role:password@host/db)');
+    return { url: appUrl, ownerUrl, appRole: { name, password: null } };
+  }
+  const appRole = { name: roleName, password: derivedPassword(masterKey) };
+  return { url: loginUrl(ownerUrl, appRole), ownerUrl, appRole };
+}
 
 function parseKey(raw: string): Buffer {
   const key = /^[0-9a-fA-F]{64}$/.test(raw) ? Buffer.from(raw, 'hex') : Buffer.from(raw, 'base64');
@@ -181,6 +201,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   }
   // The embedded Postgres is for a laptop: production names its database.
   if (e.NODE_ENV === 'production' && !e.DATABASE_URL) throw new ConfigError('DATABASE_URL must be set in production');
+  const masterKey = parseKey(e.MASTER_KEY);
   return {
     env: e.NODE_ENV,
     host: e.HOST,
@@ -189,7 +210,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     portalBaseUrl: (e.PORTAL_BASE_URL ?? e.PUBLIC_BASE_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ''),
     logLevel: e.LOG_LEVEL,
     database: {
-      url: e.DATABASE_URL || EMBEDDED_PENDING_URL,
+      ...databaseLogins(e.DATABASE_URL || EMBEDDED_PENDING_URL, e.DATABASE_APP_URL || null, e.DATABASE_APP_ROLE, masterKey),
       embedded: e.DATABASE_URL ? null : { dataDir: resolve(e.RIGHTFUL_DATA_DIR) },
       poolMax: e.DATABASE_POOL_MAX,
       statementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS,
@@ -198,7 +219,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     redis: e.REDIS_URL ? { url: e.REDIS_URL, prefix: e.REDIS_PREFIX } : null,
     jwt: { secret: e.JWT_SECRET, issuer: e.JWT_ISSUER, audience: e.JWT_AUDIENCE },
     oidc: oidcConfig(e),
-    masterKey: { id: e.MASTER_KEY_ID, key: parseKey(e.MASTER_KEY) },
+    masterKey: { id: e.MASTER_KEY_ID, key: masterKey },
     http: {
       requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
       headersTimeoutMs: Math.min(e.HEADERS_TIMEOUT_MS, e.REQUEST_TIMEOUT_MS),

@@ -147,7 +147,7 @@ export async function startWorker(config: Config, opts: StartWorkerOptions = {})
   const processor = async (job: Job) => {
     const data = OutboxJobSchema.safeParse(job.data);
     if (!data.success) return 'invalid job';
-    return dispatcher.process(data.data.outbox_id, { lastTry: job.attemptsMade + 1 >= (job.opts.attempts ?? QUEUE_ATTEMPTS) });
+    return dispatcher.process(data.data.outbox_id, { tenantId: data.data.tenant_id, lastTry: job.attemptsMade + 1 >= (job.opts.attempts ?? QUEUE_ATTEMPTS) });
   };
   const worker = new Worker(OUTBOX_QUEUE, processor, {
     connection: consumer,

@@ -4,7 +4,9 @@ import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fas
 import pg from 'pg';
 import { buildApp, type BuildOptions } from '../src/app.js';
 import { loadConfig, type Config } from '../src/config.js';
+import { createDb, type Db } from '../src/db/client.js';
 import { runMigrations } from '../src/db/migrate.js';
+import { withTenant } from '../src/db/tenant-scope.js';
 import { signToken } from '../src/lib/tokens.js';
 import { SCOPES } from '../src/plugins/auth.js';
 import { recordContractViolations } from './helpers/contract.js';
@@ -26,7 +28,7 @@ function databaseUrl(name: string): string {
 export async function createDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
   const name = `rightful_t_${randomBytes(6).toString('hex')}`;
   const url = databaseUrl(name);
-  await runMigrations(url);
+  await runMigrations(url, testConfig(url).database.appRole);
   const drop = async () => {
     const admin = new pg.Client({ connectionString: ADMIN_URL });
     await admin.connect();
@@ -63,13 +65,18 @@ export type TestApp = {
   app: FastifyInstance;
   config: Config;
   databaseUrl: string;
-  /** A superuser connection to the test database, for looking behind the service's back. */
+  /** A superuser connection to the test database (it sees every tenant), for looking behind the service's back. */
   sql: pg.Pool;
+  /** Drizzle over `sql`: the owner's handle, as the operator's CLI (tokens, repair, purge) uses it. */
+  ownerDb: Db;
   tenantId: string;
   token: (scope?: string, opts?: { tenantId?: string; ttlSeconds?: number; sub?: string }) => string;
   /** app.inject with a bearer token for the default tenant (all scopes unless `scope` is given). */
   call: (opts: InjectOptions & { scope?: string; tenantId?: string }) => Promise<LightMyRequestResponse>;
   newTenant: (name?: string) => Promise<string>;
+  /** Runs fn in a tenant's scope (the default tenant's unless named), as a request or job does: services and
+   * repositories called directly see that tenant's rows only (row-level security). */
+  scoped: <T>(fn: () => Promise<T>, tenantId?: string) => Promise<T>;
 };
 
 export async function build(t: Tap, opts: BuildOptions & { env?: Record<string, string> } = {}): Promise<TestApp> {
@@ -102,7 +109,8 @@ export async function build(t: Tap, opts: BuildOptions & { env?: Record<string, 
     });
   const call: TestApp['call'] = ({ scope, tenantId: tid, headers, ...rest }) =>
     app.inject({ ...rest, headers: { authorization: `Bearer ${token(scope, { tenantId: tid })}`, ...headers } });
-  return { app, config, databaseUrl: databaseUrlValue, sql, tenantId, token, call, newTenant };
+  const scoped: TestApp['scoped'] = (fn, tid) => withTenant(tid ?? tenantId, fn);
+  return { app, config, databaseUrl: databaseUrlValue, sql, ownerDb: createDb(sql), tenantId, token, call, newTenant, scoped };
 }
 
 /** The English texts of a test purpose, with what the notice requires of its kind (Art. 13(1)(d), 22). */

@@ -43,7 +43,7 @@ async function tenantCreate(args: string[]): Promise<void> {
   if (!values.name?.trim()) fail('--name is required');
   if (values.policy && values.policy !== 'eu' && values.policy !== 'uk') fail('--policy must be eu or uk');
   const config = await connectedConfig();
-  const pool = createPool({ ...config.database, poolMax: 1 }, console);
+  const pool = createPool({ ...config.database, poolMax: 1 }, console, { owner: true });
   try {
     const service = createTenantsService({ repo: createTenantsRepo(createDb(pool)), keyring: createKeyring(config) });
     const tenant = await service.create({

@@ -11,7 +11,7 @@ try {
   // The embedded database is migrated as it opens; an external one here.
   database = await openDatabase(loadConfig(), { mode: 'share' });
   const { config } = database;
-  if (!database.embedded) await runMigrations(config.database.url);
+  if (!database.embedded) await runMigrations(config.database.ownerUrl, config.database.appRole);
   console.log(`migrations applied to the ${database.describe}`);
   const repaired = await runRepair(config);
   if (repaired.ledger_events_corrected || repaired.requests_sealed) console.log(`repaired: ${JSON.stringify(repaired)}`);

@@ -9,7 +9,7 @@ import { createPurgeService } from '../modules/subjects/subjects.purge.js';
 export type PurgeReport = { due: number; purged: number; postponed: number };
 
 export async function runPurge(config: Config, opts: { tenantId?: string } = {}): Promise<PurgeReport> {
-  const pool = createPool({ ...config.database, poolMax: 2 }, pino({ level: config.logLevel }));
+  const pool = createPool({ ...config.database, poolMax: 2 }, pino({ level: config.logLevel }), { owner: true });
   try {
     const db = createDb(pool);
     return await createPurgeService({ db, outbox: createOutboxRepo(db) }).runDue(opts);

@@ -5,6 +5,7 @@
 import { asc, eq } from 'drizzle-orm';
 import net from 'node:net';
 import { ConfigError, loadConfig, type Config } from '../config.js';
+import { createDb, createPool, type Db } from '../db/client.js';
 import { EmbeddedPostgresError } from '../db/embedded.js';
 import { tenants } from '../modules/tenants/tenants.table.js';
 import { SCOPES } from '../plugins/auth.js';
@@ -23,8 +24,9 @@ function portIsFree(port: number, host: string): Promise<boolean> {
 }
 
 /** The demo tenant, looked up by name so re-running never piles up tenants. */
-async function demoTenant(api: RunningApi): Promise<{ id: string; created: boolean }> {
-  const [found] = await api.app.db
+/** The demo tenant, found by name across tenants (so through the owner's handle, as the CLI would) or created. */
+async function demoTenant(api: RunningApi, owner: Db): Promise<{ id: string; created: boolean }> {
+  const [found] = await owner
     .select({ id: tenants.id })
     .from(tenants)
     .where(eq(tenants.name, DEMO_TENANT_NAME))
@@ -99,22 +101,24 @@ async function main(): Promise<void> {
   if (!loaded.database.embedded) {
     // An external database is migrated by the operator before a rollout; here, on a laptop, it is done for them.
     const { runMigrations } = await import('../db/migrate.js');
-    await runMigrations(loaded.database.url);
+    await runMigrations(loaded.database.ownerUrl, loaded.database.appRole);
   }
   const api = await startApi(loaded, { workerWithRedis: true });
   let tenantId: string;
   let token: string;
+  // The operator's steps (finding the demo tenant, minting a token) run as the owner, like `npm run cli`.
+  const ownerPool = createPool({ ...api.config.database, poolMax: 1 }, console, { owner: true });
   try {
-    const tenant = await demoTenant(api);
+    const owner = createDb(ownerPool);
+    const tenant = await demoTenant(api, owner);
     tenantId = tenant.id;
     console.log(`quickstart: ${tenant.created ? 'created' : 'using existing'} tenant "${DEMO_TENANT_NAME}" (${tenantId})`);
-    ({ token } = await mintToken(
-      { db: api.app.db, jwt: api.config.jwt },
-      { tenantId, scopes: [...SCOPES], ttlSeconds: TOKEN_TTL_SECONDS, sub: 'quickstart' },
-    ));
+    ({ token } = await mintToken({ db: owner, jwt: api.config.jwt }, { tenantId, scopes: [...SCOPES], ttlSeconds: TOKEN_TTL_SECONDS, sub: 'quickstart' }));
   } catch (err) {
     await api.close();
     throw err;
+  } finally {
+    await ownerPool.end();
   }
   const address = api.app.server.address();
   const port = address && typeof address === 'object' ? address.port : api.config.port;

@@ -10,7 +10,7 @@ import { createConsentsRepo } from '../modules/consents/consents.repo.js';
 export type RepairReport = { ledger_events_corrected: number; ledgers_repaired: number; requests_sealed: number };
 
 export async function runRepair(config: Config): Promise<RepairReport> {
-  const pool = createPool({ ...config.database, poolMax: 2 }, console);
+  const pool = createPool({ ...config.database, poolMax: 2 }, console, { owner: true });
   try {
     const db = createDb(pool);
     const services = createServices({ db, keyring: createKeyring(config), allowPrivateWebhooks: false });

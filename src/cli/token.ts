@@ -64,7 +64,7 @@ export async function listTokens(deps: Pick<Deps, 'db' | 'now'>, tenantId: strin
 /** `npm run cli -- token ...`: parses the arguments, runs one of the three, prints the answer. */
 export async function tokenCommand(config: Config, args: string[]): Promise<void> {
   const [first, ...rest] = args;
-  const pool = createPool({ ...config.database, poolMax: 1 }, console);
+  const pool = createPool({ ...config.database, poolMax: 1 }, console, { owner: true });
   try {
     const db = createDb(pool);
     if (first === 'revoke') {

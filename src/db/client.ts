@@ -4,19 +4,64 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import * as schema from './schema.js';
+import { currentTenant } from './tenant-scope.js';
 
 export type Db = NodePgDatabase<typeof schema> & { $client: pg.Pool };
 /** Either the pool-wide handle or an open transaction; every repository method accepts both. */
 export type Tx = Db | Parameters<Parameters<Db['transaction']>[0]>[0];
 
+/** Refused at checkout: the application's role could read every tenant's rows. */
+export class RowSecurityBypassed extends Error {
+  constructor() {
+    super('the database role of the application bypasses row-level security (a superuser, BYPASSRLS or an owner of the tables); see DATABASE_APP_URL');
+  }
+}
+
+type ScopedClient = pg.PoolClient & { rightfulTenant?: string };
+
+// Each checkout names the caller's tenant (src/db/tenant-scope.ts) in `rightful.tenant_id`, which every row-level
+// security policy reads. The setting is the connection's until the next checkout sets it again, so it is sent only
+// when it changes: a pool serving one tenant pays nothing, and no connection ever runs a caller's statement under
+// another tenant's name. A new connection is first checked: a role that bypasses the policies is refused.
+const ALIGN_SQL = "SELECT set_config('rightful.tenant_id', $1, false)";
+const CHECK_SQL = `SELECT set_config('rightful.tenant_id', $1, false),
+  (SELECT r.rolsuper OR r.rolbypassrls OR EXISTS (SELECT 1 FROM pg_class c WHERE c.relowner = r.oid AND c.relnamespace = 'public'::regnamespace)
+     FROM pg_roles r WHERE r.rolname = current_user) AS bypasses`;
+
+class TenantScopedPool extends pg.Pool {
+  // pg-pool's own query() checks out through connect(cb), so every statement passes here.
+  override connect(): Promise<pg.PoolClient>;
+  override connect(cb: (err: Error | undefined, client: pg.PoolClient | undefined, done: (release?: unknown) => void) => void): void;
+  override connect(cb?: (err: Error | undefined, client: pg.PoolClient | undefined, done: (release?: unknown) => void) => void): Promise<pg.PoolClient> | void {
+    const tenant = currentTenant() ?? '';
+    const checkedOut = super.connect().then(async (client: ScopedClient) => {
+      if (client.rightfulTenant === tenant) return client;
+      try {
+        const first = client.rightfulTenant === undefined;
+        const { rows } = await client.query<{ bypasses?: boolean }>(first ? CHECK_SQL : ALIGN_SQL, [tenant]);
+        if (first && rows[0]?.bypasses !== false) throw new RowSecurityBypassed();
+      } catch (err) {
+        client.release(err as Error);
+        throw err;
+      }
+      client.rightfulTenant = tenant;
+      return client;
+    });
+    if (!cb) return checkedOut;
+    checkedOut.then((client) => cb(undefined, client, (release) => client.release(release as Error | boolean | undefined)), (err: Error) => cb(err, undefined, () => {}));
+  }
+}
+
 // Timestamps travel as strings and become Dates in the repositories; `timestamptz` parsing stays the default.
 export function createPool(
   config: Config['database'],
   log: Pick<Logger, 'warn' | 'error'>,
-  opts: { applicationName?: string; asyncCommit?: boolean } = {},
+  opts: { applicationName?: string; asyncCommit?: boolean; owner?: boolean } = {},
 ): pg.Pool {
-  const pool = new pg.Pool({
-    connectionString: config.url,
+  // The operator's tools (migrate, repair, purge, tokens) connect as the owner, which sees every tenant.
+  const Pool = opts.owner ? pg.Pool : TenantScopedPool;
+  const pool = new Pool({
+    connectionString: opts.owner ? config.ownerUrl : config.url,
     // Only for work whose loss in a Postgres crash is repaired by redoing it (the worker's bookkeeping): the commit
     // then does not wait for the WAL flush. Everything acknowledged to a client keeps synchronous_commit = on.
     ...(opts.asyncCommit ? { options: '-c synchronous_commit=off' } : {}),

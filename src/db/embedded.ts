@@ -12,6 +12,7 @@ import { dirname, join, resolve } from 'node:path';
 import pg from 'pg';
 import type { Config } from '../config.js';
 import { runMigrations } from './migrate.js';
+import { derivedPassword, loginUrl } from './roles.js';
 
 /** The database the service uses inside the embedded cluster (created by the migration). */
 export const EMBEDDED_DATABASE = 'rightful';
@@ -363,7 +364,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
 }
 
 export type OpenedDatabase = {
-  /** The config with `database.url` where Postgres answers. */
+  /** The config with `database.url` (the application's login) and `ownerUrl` where Postgres answers. */
   config: Config;
   /** The embedded server, or null when DATABASE_URL names the database. */
   embedded: EmbeddedPostgres | null;
@@ -381,18 +382,20 @@ export type OpenedDatabase = {
 export async function openDatabase(config: Config, opts: { mode: 'own' | 'share'; log?: (message: string) => void }): Promise<OpenedDatabase> {
   const embeddedSettings = config.database.embedded;
   if (!embeddedSettings) {
-    const u = new URL(config.database.url);
+    const u = new URL(config.database.ownerUrl);
     return { config, embedded: null, describe: `external Postgres (DATABASE_URL) at ${u.host}${u.pathname}`, stop: async () => undefined };
   }
   const embedded = await startEmbeddedPostgres({ dataDir: embeddedSettings.dataDir, mode: opts.mode, log: opts.log });
+  // The embedded server asks every login for its password: the application role always has the derived one.
+  const appRole = { name: config.database.appRole.name, password: derivedPassword(config.masterKey.key) };
   try {
-    await runMigrations(embedded.url);
+    await runMigrations(embedded.url, appRole);
   } catch (err) {
     await embedded.stop().catch(() => undefined);
     throw err;
   }
   return {
-    config: { ...config, database: { ...config.database, url: embedded.url } },
+    config: { ...config, database: { ...config.database, url: loginUrl(embedded.url, appRole), ownerUrl: embedded.url, appRole } },
     embedded,
     describe: `embedded Postgres at ${embedded.dir} (127.0.0.1:${embedded.port})`,
     stop: () => embedded.stop(),

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
+import { ensureAppRole, type AppRole } from './roles.js';
 
 /** The migrations folder, found upward from this file so it works from src/ (tsx) and from dist/ (built). */
 export function migrationsFolder(): string {
@@ -40,7 +41,8 @@ export async function ensureDatabase(url: string): Promise<boolean> {
   }
 }
 
-export async function runMigrations(url: string): Promise<void> {
+/** Migrates as the owner (`url`), then creates or updates the application role and grants it the rows. */
+export async function runMigrations(url: string, appRole: AppRole): Promise<void> {
   await ensureDatabase(url);
   const pool = new pg.Pool({ connectionString: url, max: 1, connectionTimeoutMillis: 5000 });
   try {
@@ -48,4 +50,5 @@ export async function runMigrations(url: string): Promise<void> {
   } finally {
     await pool.end();
   }
+  await ensureAppRole(url, appRole);
 }

@@ -71,18 +71,11 @@ type SnapshotRow = {
   deliveries: { status: string; n: number }[];
 };
 
-// One statement, cross-tenant aggregates only (operators' totals; nothing of a tenant leaves). Due outbox rows come
-// from the partial index on pending rows; rights requests and deliveries are counted by state.
-const SNAPSHOT_SQL = `
-  SELECT
-    (SELECT count(*)::int FROM outbox WHERE status = 'pending' AND available_at <= $1::timestamptz) AS outbox_due,
-    (SELECT coalesce(extract(epoch FROM $1::timestamptz - min(available_at)), 0)::float8
-       FROM outbox WHERE status = 'pending' AND available_at <= $1::timestamptz) AS outbox_oldest_due_age,
-    (SELECT coalesce(json_agg(r), '[]'::json) FROM (
-       SELECT type, count(*)::int AS open, (count(*) FILTER (WHERE due_at < $1::timestamptz))::int AS overdue
-         FROM rights_requests WHERE status = ANY($2::text[]) GROUP BY type) r) AS requests,
-    (SELECT coalesce(json_agg(d), '[]'::json) FROM (
-       SELECT status, count(*)::int AS n FROM webhook_deliveries GROUP BY status) d) AS deliveries`;
+// One statement, cross-tenant aggregates only (operators' totals; nothing of a tenant leaves), read through the one
+// function that answers counts across tenants: row-level security shows the application's role one tenant's rows at
+// a time (migrations/0013_row_level_security.sql). Due outbox rows come from the partial index on pending rows;
+// rights requests and deliveries are counted by state.
+const SNAPSHOT_SQL = 'SELECT outbox_due, outbox_oldest_due_age, requests, deliveries FROM rightful_metrics_snapshot($1::timestamptz, $2::text[])';
 
 export function createMetrics(opts: MetricsOptions): Metrics {
   const registry = new Registry();

@@ -12,6 +12,7 @@ import type { OidcConfig } from '../config.js';
 import { Forbidden, Unauthorized } from '../lib/errors.js';
 import { createJwksStore, IDP_ALGORITHMS, JwksUnavailable, type JwksStore } from '../lib/jwks.js';
 import { verifySubjectToken } from '../lib/subject-tokens.js';
+import { bindTenant } from '../db/tenant-scope.js';
 
 const TooManyAuthFailures = createError<'RATE_LIMITED', 429, []>(
   'RATE_LIMITED',
@@ -193,6 +194,7 @@ export default fp<{ denylist: RevocationCheck; subjects?: SubjectCheck }>(
       }
       // Tokens without a jti (minted before jtis were given) cannot be revoked; they work until they expire.
       if (v.jti !== undefined && (await denylist.isRevoked(v.jti))) throw new Unauthorized('The bearer token has been revoked');
+      bindTenant(v.tenantId);
       const missing = required.filter((s) => !v.scopes.has(s));
       if (missing.length > 0) throw new Forbidden(`This operation needs the scope ${missing.join(' ')}`);
       request.principal = { tenantId: v.tenantId, clientId: v.sub, scopes: v.scopes };
@@ -208,6 +210,7 @@ export default fp<{ denylist: RevocationCheck; subjects?: SubjectCheck }>(
       const v = verifySubjectToken(secret, header.slice('Bearer '.length), { iss: issuer, aud: audience });
       if (!v) throw new Unauthorized('The subject token is not valid or has expired');
       if (await denylist.isRevoked(v.jti)) throw new Unauthorized('The subject token has been revoked');
+      bindTenant(v.tenantId);
       if (opts.subjects && !(await opts.subjects.isActive(v.tenantId, v.subjectId))) throw new Unauthorized('The subject token is not valid or has expired');
       request.subjectPrincipal = { tenantId: v.tenantId, subjectId: v.subjectId, jti: v.jti };
     }

@@ -103,7 +103,7 @@ t.test('the embedded Postgres: a fresh folder, a free port, data kept across res
   const dataDir = dataFolder(t);
   const config = embeddedConfig(dataDir);
   t.same(config.database.embedded, { dataDir }, 'no DATABASE_URL: the config says the embedded Postgres serves');
-  t.equal(config.database.url, EMBEDDED_PENDING_URL, 'and names no address until it runs');
+  t.equal(config.database.ownerUrl, EMBEDDED_PENDING_URL, 'and names no address until it runs');
 
   const first = await openDatabase(config, { mode: 'own' });
   t.teardown(() => first.stop());
@@ -154,14 +154,14 @@ t.test('the embedded Postgres: a fresh folder, a free port, data kept across res
   t.equal(rivalExit.code, 1, 'the second process exits with 1');
   t.match(rival.stderr(), `is in use by another Rightful process (pid ${process.pid})`, 'and says who holds the data');
   t.notMatch(rival.stderr(), /password|postgres:\/\//, 'without the database password or URL');
-  t.equal(await count(second.config.database.url, 'SELECT count(*) AS n FROM tenants'), 1, 'the running server still answers');
+  t.equal(await count(second.config.database.ownerUrl, 'SELECT count(*) AS n FROM tenants'), 1, 'the running server still answers');
 
   // A one-shot command uses the running server and leaves it running.
   const cli = run(['src/cli/index.ts', 'tenant', 'create', '--name', 'Second controller'], bareEnv({ RIGHTFUL_DATA_DIR: dataDir }));
   const cliExit = await within(cli.exited, 60_000, 'the CLI');
   t.equal(cliExit.code, 0, `the CLI succeeds on the running embedded server ${cli.stderr()}`);
   t.match(JSON.parse(cli.stdout()), { name: 'Second controller' });
-  t.equal(await count(second.config.database.url, 'SELECT count(*) AS n FROM tenants'), 2, 'the server it used is still running');
+  t.equal(await count(second.config.database.ownerUrl, 'SELECT count(*) AS n FROM tenants'), 2, 'the server it used is still running');
 
   await again.close();
   await second.stop();
@@ -253,6 +253,11 @@ t.test('the database settings: a bad DATABASE_URL names the field; production ne
   );
   const external = loadConfig({ DATABASE_URL: 'postgresql://app@db.internal:5432/rightful' });
   t.equal(external.database.embedded, null, 'a given DATABASE_URL is used as it is');
-  t.equal(external.database.url, 'postgresql://app@db.internal:5432/rightful');
+  t.equal(external.database.ownerUrl, 'postgresql://app@db.internal:5432/rightful', 'by migrations and the operator\'s tools');
+  const app = new URL(external.database.url);
+  t.same([app.username, app.host, app.pathname], ['rightful_app', 'db.internal:5432', '/rightful'], 'the API and worker log in as the application role on the same database');
+  t.ok(app.password.length >= 40, 'with the password derived from the master key');
+  const own = loadConfig({ DATABASE_URL: 'postgresql://app@db.internal:5432/rightful', DATABASE_APP_URL: 'postgresql://crm_rightful:secret@db.internal:5432/rightful' });
+  t.same([own.database.url, own.database.appRole], ['postgresql://crm_rightful:secret@db.internal:5432/rightful', { name: 'crm_rightful', password: null }], 'DATABASE_APP_URL: a role the operator manages, used as it is');
   t.same(loadConfig({ DATABASE_URL: '' }).database.embedded, { dataDir: join(process.cwd(), '.rightful') }, 'empty counts as unset: .rightful by default');
 });

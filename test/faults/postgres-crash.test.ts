@@ -32,8 +32,8 @@ type Transition = { request: string; action: 'assign' | 'complete'; status: numb
 t.test('Postgres crash mid-stream: nothing acknowledged is lost, nothing doubles, the API recovers by itself', async (t) => {
   const cluster = await startThrowawayPostgres(t);
   const url = await cluster.createDatabase('rightful');
-  await runMigrations(url);
   const config = testConfig(url, { DATABASE_CONNECT_TIMEOUT_MS: '1000', DATABASE_STATEMENT_TIMEOUT_MS: '2000' });
+  await runMigrations(url, config.database.appRole);
   const app = await buildApp(config);
   const violations = recordContractViolations(app);
   await app.ready();

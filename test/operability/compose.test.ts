@@ -163,11 +163,13 @@ t.test('rightful.env.example as committed is refused; filled in, the production 
   const filled = { ...example, POSTGRES_PASSWORD: randomBytes(24).toString('hex'), JWT_SECRET: randomBytes(32).toString('hex'), MASTER_KEY: randomBytes(32).toString('hex') };
   const env = { ...filled, ...Object.fromEntries(Object.entries(composeEnv).map(([k, v]) => [k, interpolate(v, filled)])), NODE_ENV: 'production' };
   const config = loadConfig(env);
-  const db = new URL(config.database.url);
+  const db = new URL(config.database.ownerUrl);
   t.equal(db.hostname, 'postgres');
   t.equal(db.username, 'rightful');
   t.equal(db.password, filled.POSTGRES_PASSWORD, 'the password needs no escaping in the URL');
   t.equal(db.pathname, `/${services.postgres!.environment!.POSTGRES_DB}`);
+  const app = new URL(config.database.url);
+  t.same([app.username, app.hostname, app.pathname], ['rightful_app', 'postgres', db.pathname], 'the API and worker log in as the application role, which the migrate service creates');
   t.equal(config.redis?.url, 'redis://redis:6379');
   t.equal(config.worker.healthPort, Number(example.WORKER_HEALTH_PORT));
 });

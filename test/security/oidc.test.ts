@@ -223,7 +223,7 @@ t.test("an identity provider's token with a jti is refused once that jti is revo
   const token = await sign(rsa, idpClaims(ta.tenantId, { jti }));
   const sibling = await sign(rsa, idpClaims(ta.tenantId, { jti: `idp-${crypto.randomUUID()}` }));
   t.equal((await get(ta, '/v1/tenant', token)).statusCode, 200, 'accepted before');
-  const revoked = await revokeToken({ db: ta.app.db }, jti);
+  const revoked = await revokeToken({ db: ta.ownerDb }, jti);
   t.equal(revoked.known, false, 'a jti the CLI did not mint');
   const { rows } = await ta.sql.query(`SELECT tenant_id, sub, expires_at > now() + interval '6 days' AS kept FROM service_tokens WHERE jti = $1`, [jti]);
   t.same(rows, [{ tenant_id: null, sub: null, kept: true }], 'recorded with no tenant or subject, kept 7 days by default');

@@ -17,7 +17,7 @@ t.test('a revoked token is refused by every instance within the bound; others ke
   const replica = await buildApp(ta.config);
   await replica.ready();
   try {
-    const deps = { db: ta.app.db, jwt: ta.config.jwt };
+    const deps = { db: ta.ownerDb, jwt: ta.config.jwt };
     const minted = await mintToken(deps, { tenantId: ta.tenantId, scopes: ['purposes:read'], ttlSeconds: 3600, sub: 'crm' });
     const kept = await mintToken(deps, { tenantId: ta.tenantId, scopes: ['purposes:read'], ttlSeconds: 3600, sub: 'crm' });
     const payload = JSON.parse(Buffer.from(minted.token.split('.')[1]!, 'base64url').toString());
@@ -28,9 +28,9 @@ t.test('a revoked token is refused by every instance within the bound; others ke
       t.equal((await get(app, minted.token)).statusCode, 200, `${name}: accepted before the revocation`);
     }
 
-    const first = await revokeToken({ db: ta.app.db }, minted.jti);
+    const first = await revokeToken({ db: ta.ownerDb }, minted.jti);
     t.equal(first.known, true, 'a jti the CLI minted');
-    const again = await revokeToken({ db: ta.app.db }, minted.jti);
+    const again = await revokeToken({ db: ta.ownerDb }, minted.jti);
     t.equal(again.revoked_at, first.revoked_at, 'revoking again keeps the first time');
 
     await sleep(REVOCATION_REFRESH_MS + 100);
@@ -49,7 +49,7 @@ t.test('a revoked token is refused by every instance within the bound; others ke
 
 t.test('a revocation written straight to Postgres (no CLI) is honoured within the bound too', async (t) => {
   const ta = await build(t);
-  const minted = await mintToken({ db: ta.app.db, jwt: ta.config.jwt }, { tenantId: ta.tenantId, scopes: ['purposes:read'], ttlSeconds: 600, sub: 'crm' });
+  const minted = await mintToken({ db: ta.ownerDb, jwt: ta.config.jwt }, { tenantId: ta.tenantId, scopes: ['purposes:read'], ttlSeconds: 600, sub: 'crm' });
   const get = () => ta.app.inject({ method: 'GET', url: '/v1/purposes', headers: { authorization: `Bearer ${minted.token}` } });
   t.equal((await get()).statusCode, 200);
   await ta.sql.query('UPDATE service_tokens SET revoked_at = now() WHERE jti = $1', [minted.jti]);
@@ -66,38 +66,38 @@ t.test('a revocation written straight to Postgres (no CLI) is honoured within th
 t.test('token list shows the live tokens of one tenant only, and never a token', async (t) => {
   const ta = await build(t);
   const other = await ta.newTenant('Other controller');
-  const deps = { db: ta.app.db, jwt: ta.config.jwt };
+  const deps = { db: ta.ownerDb, jwt: ta.config.jwt };
   const live = await mintToken(deps, { tenantId: ta.tenantId, scopes: ['consents:read', 'consents:write'], ttlSeconds: 3600, sub: 'crm' });
   const soon = await mintToken(deps, { tenantId: ta.tenantId, scopes: ['purposes:read'], ttlSeconds: 60, sub: 'campaigns' });
   const revoked = await mintToken(deps, { tenantId: ta.tenantId, scopes: ['purposes:read'], ttlSeconds: 3600, sub: 'crm' });
-  await revokeToken({ db: ta.app.db }, revoked.jti);
+  await revokeToken({ db: ta.ownerDb }, revoked.jti);
   const expired = await mintToken({ ...deps, now: () => new Date(Date.now() - 120_000) }, { tenantId: ta.tenantId, scopes: ['purposes:read'], ttlSeconds: 60, sub: 'crm' });
   await mintToken(deps, { tenantId: other, scopes: ['purposes:read'], ttlSeconds: 3600, sub: 'crm' });
   assertProblem(t, await ta.app.inject({ method: 'GET', url: '/v1/purposes', headers: { authorization: `Bearer ${expired.token}` } }), 401, 'UNAUTHORIZED', 'the expired one');
 
-  const list = await listTokens({ db: ta.app.db }, ta.tenantId);
+  const list = await listTokens({ db: ta.ownerDb }, ta.tenantId);
   t.same(list.map((x) => x.jti), [soon.jti, live.jti], 'live tokens only, soonest to expire first');
   t.same(list[1], { jti: live.jti, tenant_id: ta.tenantId, sub: 'crm', scopes: ['consents:read', 'consents:write'], issued_at: list[1]!.issued_at, expires_at: live.expires_at }, 'what each holds');
   t.notOk(JSON.stringify(list).includes(live.token.split('.')[2]!), 'no token or signature in the list');
-  t.same((await listTokens({ db: ta.app.db }, crypto.randomUUID())), [], 'a tenant with none');
+  t.same((await listTokens({ db: ta.ownerDb }, crypto.randomUUID())), [], 'a tenant with none');
 });
 
 t.test('refusals leave nothing behind', async (t) => {
   const ta = await build(t);
-  const deps = { db: ta.app.db, jwt: ta.config.jwt };
+  const deps = { db: ta.ownerDb, jwt: ta.config.jwt };
   const count = async () => (await ta.sql.query('SELECT count(*)::int AS n FROM service_tokens')).rows[0].n as number;
   await t.rejects(mintToken(deps, { tenantId: crypto.randomUUID(), scopes: ['purposes:read'], ttlSeconds: 60, sub: 'crm' }), { name: 'TokenUsageError' }, 'an unknown tenant');
   await t.rejects(mintToken(deps, { tenantId: 'acme', scopes: ['purposes:read'], ttlSeconds: 60, sub: 'crm' }), { name: 'TokenUsageError' }, 'a tenant that is not a UUID');
   await t.rejects(mintToken(deps, { tenantId: ta.tenantId, scopes: ['purposes:read', 'root'], ttlSeconds: 60, sub: 'crm' }), { name: 'TokenUsageError' }, 'an unknown scope');
   await t.rejects(mintToken(deps, { tenantId: ta.tenantId, scopes: ['purposes:read'], ttlSeconds: 60, sub: 'a b' }), { name: 'TokenUsageError' }, 'a sub with a space');
-  for (const jti of ['', 'a b', 'x'.repeat(201), 'é']) await t.rejects(revokeToken({ db: ta.app.db }, jti), { name: 'TokenUsageError' }, `jti ${JSON.stringify(jti.slice(0, 10))}`);
-  await t.rejects(listTokens({ db: ta.app.db }, 'acme'), { name: 'TokenUsageError' }, 'list with a tenant that is not a UUID');
+  for (const jti of ['', 'a b', 'x'.repeat(201), 'é']) await t.rejects(revokeToken({ db: ta.ownerDb }, jti), { name: 'TokenUsageError' }, `jti ${JSON.stringify(jti.slice(0, 10))}`);
+  await t.rejects(listTokens({ db: ta.ownerDb }, 'acme'), { name: 'TokenUsageError' }, 'list with a tenant that is not a UUID');
   t.equal(await count(), 0, 'no row written');
 });
 
 t.test('the CLI command revokes and lists', async (t) => {
   const ta = await build(t);
-  const minted = await mintToken({ db: ta.app.db, jwt: ta.config.jwt }, { tenantId: ta.tenantId, scopes: ['purposes:read'], ttlSeconds: 600, sub: 'crm' });
+  const minted = await mintToken({ db: ta.ownerDb, jwt: ta.config.jwt }, { tenantId: ta.tenantId, scopes: ['purposes:read'], ttlSeconds: 600, sub: 'crm' });
   const run = (...args: string[]) =>
     promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', 'token', ...args], { env: { ...process.env, DATABASE_URL: ta.databaseUrl, NODE_ENV: 'test' } });
   const before = JSON.parse((await run('list', '--tenant', ta.tenantId)).stdout);

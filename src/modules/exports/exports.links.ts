@@ -2,6 +2,7 @@
 // download budget, which releases the package only against a one-time code mailed to the person's email identifier
 // (Art. 32: a forwarded or intercepted link alone does not hand out someone's whole file). Every copy issued and
 // every download is a line in the request's audit trail.
+import { inTenant } from '../../db/tenant-scope.js';
 import { createHash, createHmac, hkdfSync, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { and, desc, eq, sql } from 'drizzle-orm';
@@ -104,10 +105,18 @@ export function createExportLinksRepo(db: Tx) {
         .limit(1);
       return row;
     },
-    /** The one lookup not scoped by a caller's tenant: the token is the credential, and names its tenant. */
-    async byTokenHash(hash: Buffer, tx: Tx = db): Promise<LinkRow | undefined> {
-      const [row] = await tx.select().from(exportLinks).where(eq(exportLinks.tokenHash, hash)).limit(1);
-      return row;
+    /**
+     * The link a token names: the token is the credential and names its tenant, found through the one function that
+     * answers it across tenants; the request's scope is then bound to that tenant and the row read in it.
+     */
+    async byTokenHash(hash: Buffer): Promise<LinkRow | undefined> {
+      const result = await db.execute<{ tenant_id: string | null }>(sql`SELECT rightful_export_link_tenant(${hash}) AS tenant_id`);
+      const tenantId = result.rows[0]?.tenant_id;
+      if (!tenantId) return undefined;
+      return inTenant(tenantId, async () => {
+        const [row] = await db.select().from(exportLinks).where(and(eq(exportLinks.tenantId, tenantId), eq(exportLinks.tokenHash, hash))).limit(1);
+        return row;
+      });
     },
     async lock(tenantId: string, id: string, tx: Tx): Promise<LinkRow | undefined> {
       const [row] = await tx

@@ -2,6 +2,7 @@
 // task, the uploads (streamed, checked, sealed chunk by chunk under the person's data key), the DPO's review before
 // release (Art. 15(4)), the package handed out (each copy recorded, Art. 15(3)) and the deletion of the gathered
 // data after the tenant's retention period or at once on erasure.
+import { bindTenant } from '../../db/tenant-scope.js';
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
@@ -339,6 +340,13 @@ export function createExportsService(deps: {
       const provided = providedCategoriesOf(input.providedCategories);
       if (input.declaredBytes !== undefined && input.declaredBytes > deps.partMaxBytes) throw new PartTooLarge(deps.partMaxBytes);
       const now = clock();
+      if (target.kind === 'callback') {
+        // The link names a task of some tenant: the scope is named before the transaction takes its connection.
+        const id = deps.tokens.taskIdOf(target.token);
+        const owner = id && (await tasksRepo.tenantOf(id));
+        if (!owner) throw new CallbackNotFound();
+        bindTenant(owner);
+      }
       return inTransaction(db, async (tx) => {
         let tenantId: string;
         let requestId: string;

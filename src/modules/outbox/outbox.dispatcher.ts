@@ -13,6 +13,7 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { EventPayload } from './outbox.events.js';
+import { withTenant } from '../../db/tenant-scope.js';
 import type { NewOutboxRow, OutboxRepo, OutboxRow } from './outbox.repo.js';
 
 export type OutboxHandler<S extends z.ZodType = z.ZodType> = {
@@ -79,36 +80,41 @@ export function createDispatcher(deps: { outbox: OutboxRepo; log: Logger; holdMs
 
     /**
      * Processes one outbox row: takes it (skipped when it is finished or another processor holds it), checks its
-     * payload, runs its topic's handler and finishes it. `lastTry`: the queue will not retry this job again.
+     * payload, runs its topic's handler and finishes it, all in the scope of the row's tenant (the job names it).
+     * `lastTry`: the queue will not retry this job again.
      */
-    async process(outboxId: string, opts: { lastTry?: boolean } = {}): Promise<ProcessResult> {
-      const row = await outbox.take(outboxId, holdMs);
-      if (!row) return 'skipped';
-      const handler = handlers.get(row.topic);
-      if (!handler) return dead(row, `no processor for topic ${row.topic}`);
-      const parsed = handler.payload.safeParse(row.payload);
-      // Zod's messages name the field and what was expected, never the value: no personal data in last_error.
-      if (!parsed.success) {
-        const issues = parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(payload)'}: ${i.message}`);
-        return dead(row, `invalid payload: ${issues.join('; ')}`.slice(0, 500));
-      }
-      try {
-        await handler.handle(row, parsed.data);
-      } catch (err) {
-        const message = (err as Error).message;
-        if (opts.lastTry && row.attempts >= maxEnqueues) await dead(row, `handler failed ${row.attempts} times: ${message}`.slice(0, 500)).catch(() => {});
-        // Without its hold, the row is taken by the queue's next attempt instead of waiting for the reconciler.
-        else await outbox.unhold(row.id, row.attempts, `handler failed: ${message}`.slice(0, 500)).catch(() => {});
-        throw err;
-      }
-      if (handler.settles) return 'settled';
-      await outbox.complete(row.id, row.attempts);
-      return 'done';
+    process(outboxId: string, opts: { tenantId: string; lastTry?: boolean }): Promise<ProcessResult> {
+      return withTenant(opts.tenantId, () => processRow(outboxId, opts));
     },
 
     async close(): Promise<void> {
       for (const fn of closers.reverse()) await fn();
     },
   };
+
+  async function processRow(outboxId: string, opts: { lastTry?: boolean }): Promise<ProcessResult> {
+    const row = await outbox.take(outboxId, holdMs);
+    if (!row) return 'skipped';
+    const handler = handlers.get(row.topic);
+    if (!handler) return dead(row, `no processor for topic ${row.topic}`);
+    const parsed = handler.payload.safeParse(row.payload);
+    // Zod's messages name the field and what was expected, never the value: no personal data in last_error.
+    if (!parsed.success) {
+      const issues = parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(payload)'}: ${i.message}`);
+      return dead(row, `invalid payload: ${issues.join('; ')}`.slice(0, 500));
+    }
+    try {
+      await handler.handle(row, parsed.data);
+    } catch (err) {
+      const message = (err as Error).message;
+      if (opts.lastTry && row.attempts >= maxEnqueues) await dead(row, `handler failed ${row.attempts} times: ${message}`.slice(0, 500)).catch(() => {});
+      // Without its hold, the row is taken by the queue's next attempt instead of waiting for the reconciler.
+      else await outbox.unhold(row.id, row.attempts, `handler failed: ${message}`.slice(0, 500)).catch(() => {});
+      throw err;
+    }
+    if (handler.settles) return 'settled';
+    await outbox.complete(row.id, row.attempts);
+    return 'done';
+  }
 }
 export type Dispatcher = ReturnType<typeof createDispatcher>;

@@ -5,6 +5,7 @@
 import type { Logger } from 'pino';
 import type { ProcessResult } from './outbox.dispatcher.js';
 import type { ClaimedRow, OutboxTransport } from './outbox.relay.js';
+import { withTenant } from '../../db/tenant-scope.js';
 import type { OutboxRepo } from './outbox.repo.js';
 
 type Job = { row: ClaimedRow; tries: number; state: 'waiting' | 'delayed' | 'active'; timer?: NodeJS.Timeout };
@@ -16,7 +17,7 @@ export type InProcessTransport = OutboxTransport & {
 };
 
 export function createInProcessTransport(deps: {
-  dispatcher: { process(outboxId: string, opts: { lastTry?: boolean }): Promise<ProcessResult> };
+  dispatcher: { process(outboxId: string, opts: { tenantId: string; lastTry?: boolean }): Promise<ProcessResult> };
   repo: OutboxRepo;
   log: Logger;
   concurrency: number;
@@ -48,13 +49,13 @@ export function createInProcessTransport(deps: {
     try {
       if (job.tries > 1) {
         // Another process's reconciler may have given this row to a newer claim while this retry waited: let it go.
-        const current = await repo.findById(row.id);
+        const current = await withTenant(row.tenantId, () => repo.findById(row.id));
         if (!current || current.status !== 'enqueued' || current.attempts !== row.attempts) {
           jobs.delete(keyOf(row));
           return;
         }
       }
-      await dispatcher.process(row.id, { lastTry: job.tries >= attempts });
+      await dispatcher.process(row.id, { tenantId: row.tenantId, lastTry: job.tries >= attempts });
       jobs.delete(keyOf(row));
     } catch (err) {
       log.warn({ outbox_id: row.id, topic: row.topic, try: job.tries, err: { message: (err as Error).message } }, 'job failed');
@@ -116,7 +117,7 @@ export function createInProcessTransport(deps: {
       waiting.length = 0;
       // Back to pending at once, so the next worker need not wait out the visibility timeout; a row another claim
       // or processor has meanwhile is left alone.
-      for (const job of parked) await repo.requeue(job.row.id, job.row.attempts).catch(() => {});
+      for (const job of parked) await repo.requeue(job.row).catch(() => {});
       if (active === 0) return;
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([

@@ -6,12 +6,14 @@ import type { Queue } from 'bullmq';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import type { OutboxRepo } from './outbox.repo.js';
+import type { OutboxRepo, QueuedRow } from './outbox.repo.js';
 
 export const OUTBOX_CHANNEL = 'rightful_outbox';
 export const OUTBOX_QUEUE = 'outbox';
 /** A job of the outbox queue: named by the row's topic, it carries the row's id and nothing else (INV-6). */
-export const OutboxJobSchema = z.object({ outbox_id: z.uuid() });
+// Ids only (INV-6). The tenant names the scope the row is processed in; a job queued without one is left to the
+// reconciler, which hands its row over again with it.
+export const OutboxJobSchema = z.object({ outbox_id: z.uuid(), tenant_id: z.uuid() });
 export type OutboxJob = z.infer<typeof OutboxJobSchema>;
 
 export type RelayOptions = { sweepMs: number; reconcileMs: number; visibilityTimeoutMs: number; batch: number; databaseUrl: string };
@@ -19,7 +21,7 @@ export type RelayOptions = { sweepMs: number; reconcileMs: number; visibilityTim
 export const jobIdOf = (row: { id: string; attempts: number }) => `ob-${row.id}-${row.attempts}`;
 
 /** A row the relay claimed: `attempts` counts its claims, so (id, attempts) names one hand-over. */
-export type ClaimedRow = { id: string; topic: string; attempts: number };
+export type ClaimedRow = QueuedRow;
 
 /** Where the relay hands claimed rows: the queue that runs the dispatcher on them. */
 export type OutboxTransport = {
@@ -37,7 +39,7 @@ export type OutboxTransport = {
 export function createBullmqTransport(queue: Queue): OutboxTransport {
   return {
     async add(rows) {
-      await queue.addBulk(rows.map((r) => ({ name: r.topic, data: { outbox_id: r.id } satisfies OutboxJob, opts: { jobId: jobIdOf(r) } })));
+      await queue.addBulk(rows.map((r) => ({ name: r.topic, data: { outbox_id: r.id, tenant_id: r.tenantId } satisfies OutboxJob, opts: { jobId: jobIdOf(r) } })));
     },
     async isQueued(row) {
       const job = await queue.getJob(jobIdOf(row));
@@ -117,7 +119,7 @@ export function createRelay(deps: { repo: OutboxRepo; queue: OutboxTransport; lo
       await queue.add(rows);
     } catch (err) {
       // Redis is down or refused, or the transport is closing: the rows go back to pending and nothing is lost.
-      await repo.release(rows.map((r) => r.id), 'enqueue failed');
+      await repo.release(rows, 'enqueue failed');
       throw err;
     }
     return rows.length;
@@ -133,7 +135,7 @@ export function createRelay(deps: { repo: OutboxRepo; queue: OutboxTransport; lo
       // row's hold has expired, or was never taken because the processor died). A processor that is merely slow
       // then fails its take, harmlessly.
       if (!(await queue.isQueued(r))) {
-        await repo.requeue(r.id, r.attempts);
+        await repo.requeue(r);
         requeued++;
       }
     }

@@ -1,9 +1,14 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Tx } from '../../db/client.js';
+import { currentTenant, withTenant } from '../../db/tenant-scope.js';
 import { createBatcher } from './outbox.batcher.js';
 import { outbox } from './outbox.table.js';
 
 export type OutboxRow = typeof outbox.$inferSelect;
+/** A row the relay claimed or found, with its tenant: `attempts` counts its claims, so (id, attempts) names one hand-over. */
+export type QueuedRow = { id: string; tenantId: string; topic: string; attempts: number };
+const queued = (r: { id: string; tenant_id: string; topic: string; attempts: number }): QueuedRow => ({ id: r.id, tenantId: r.tenant_id, topic: r.topic, attempts: r.attempts });
+
 export type NewOutboxRow = { id?: string; tenantId: string; topic: string; payload: Record<string, unknown>; availableAt?: Date; refId?: string };
 
 export function createOutboxRepo(db: Tx) {
@@ -23,22 +28,38 @@ export function createOutboxRepo(db: Tx) {
     });
   }
   // The worker's processors take and complete rows through these, many jobs to a statement (outbox.batcher.ts).
-  const takeBatched = createBatcher(async (calls: { id: string; holdMs: number }[]) => {
-    const holds = [...new Set(calls.map((c) => c.holdMs))];
-    const answers = await Promise.all(holds.map((h) => takeMany(calls.filter((c) => c.holdMs === h).map((c) => c.id), h, db)));
-    const next = holds.map(() => 0);
-    return calls.map((c) => {
-      const k = holds.indexOf(c.holdMs);
-      return answers[k]![next[k]!++]!;
-    });
-  });
-  const completeBatched = createBatcher(async (calls: { id: string; attempts: number }[]) => {
-    await db.execute(sql`
-      UPDATE outbox o SET status = 'done', last_error = NULL, locked_until = NULL, finished_at = now()
-        FROM unnest(${sql.param(calls.map((c) => c.id))}::uuid[], ${sql.param(calls.map((c) => c.attempts))}::int[]) AS v(id, attempts)
-       WHERE o.id = v.id AND o.status = 'enqueued' AND o.attempts = v.attempts`);
-    return calls.map(() => undefined);
-  });
+  // One pair per tenant: a statement runs in one tenant's scope, and row-level security hides every other's rows.
+  function createBatchers(tenantId: string) {
+    const take = createBatcher((calls: { id: string; holdMs: number }[]) =>
+      withTenant(tenantId, async () => {
+        const holds = [...new Set(calls.map((c) => c.holdMs))];
+        const answers = await Promise.all(holds.map((h) => takeMany(calls.filter((c) => c.holdMs === h).map((c) => c.id), h, db)));
+        const next = holds.map(() => 0);
+        return calls.map((c) => {
+          const k = holds.indexOf(c.holdMs);
+          return answers[k]![next[k]!++]!;
+        });
+      }),
+    );
+    const complete = createBatcher((calls: { id: string; attempts: number }[]) =>
+      withTenant(tenantId, async () => {
+        await db.execute(sql`
+          UPDATE outbox o SET status = 'done', last_error = NULL, locked_until = NULL, finished_at = now()
+            FROM unnest(${sql.param(calls.map((c) => c.id))}::uuid[], ${sql.param(calls.map((c) => c.attempts))}::int[]) AS v(id, attempts)
+           WHERE o.id = v.id AND o.status = 'enqueued' AND o.attempts = v.attempts`);
+        return calls.map(() => undefined);
+      }),
+    );
+    return { take, complete };
+  }
+  const batchers = new Map<string, ReturnType<typeof createBatchers>>();
+  function batchersOfScope() {
+    const tenantId = currentTenant();
+    if (!tenantId) throw new Error('an outbox row is taken or completed in its tenant scope (dispatcher.process)');
+    let b = batchers.get(tenantId);
+    if (!b) batchers.set(tenantId, (b = createBatchers(tenantId)));
+    return b;
+  }
 
   return {
     /** Called inside the transaction of the change it announces. */
@@ -49,53 +70,59 @@ export function createOutboxRepo(db: Tx) {
       return values.map((v) => v.id);
     },
 
+    // The relay works for every tenant: it claims and finds rows through functions that answer ids and tenants
+    // only (migrations/0013_row_level_security.sql), and touches each row it was given in that row's tenant scope.
+
     /** Claims due rows for the queue: SKIP LOCKED lets several relays run without taking the same row. */
-    async claimDue(limit: number, now: Date, tx: Tx = db): Promise<Pick<OutboxRow, 'id' | 'topic' | 'attempts'>[]> {
-      const result = await tx.execute<{ id: string; topic: string; attempts: number }>(sql`
-        UPDATE outbox o SET status = 'enqueued', enqueued_at = now(), attempts = o.attempts + 1, locked_until = NULL
-         WHERE o.id IN (
-           SELECT id FROM outbox WHERE status = 'pending' AND available_at <= ${now.toISOString()}::timestamptz
-            ORDER BY available_at LIMIT ${limit} FOR UPDATE SKIP LOCKED)
-        RETURNING o.id, o.topic, o.attempts`);
-      return result.rows;
+    async claimDue(limit: number, now: Date): Promise<QueuedRow[]> {
+      const result = await db.execute<{ id: string; tenant_id: string; topic: string; attempts: number }>(
+        sql`SELECT id, tenant_id, topic, attempts FROM rightful_outbox_claim(${limit}, ${now.toISOString()}::timestamptz)`,
+      );
+      return result.rows.map(queued);
     },
 
     /** Puts rows back when they could not be handed to the queue. */
-    async release(ids: string[], error: string, tx: Tx = db): Promise<void> {
-      if (ids.length === 0) return;
-      await tx
-        .update(outbox)
-        .set({ status: 'pending', enqueuedAt: null, lastError: error })
-        .where(and(inArray(outbox.id, ids), eq(outbox.status, 'enqueued')));
+    async release(rows: Pick<QueuedRow, 'id' | 'tenantId'>[], error: string): Promise<void> {
+      for (const tenantId of new Set(rows.map((r) => r.tenantId))) {
+        const ids = rows.filter((r) => r.tenantId === tenantId).map((r) => r.id);
+        // Awaited inside the scope: a query builder runs when awaited, and takes the scope it is awaited in.
+        await withTenant(tenantId, async () => {
+          await db
+            .update(outbox)
+            .set({ status: 'pending', enqueuedAt: null, lastError: error })
+            .where(and(inArray(outbox.id, ids), eq(outbox.status, 'enqueued')));
+        });
+      }
     },
 
     /** Rows handed to the queue longer ago than the visibility timeout: their jobs may have vanished. */
-    async overdueInFlight(
-      olderThanMs: number,
-      limit: number,
-      tx: Tx = db,
-    ): Promise<{ id: string; topic: string; attempts: number }[]> {
-      const result = await tx.execute<{ id: string; topic: string; attempts: number }>(sql`
-        SELECT id, topic, attempts FROM outbox
-         WHERE status = 'enqueued' AND enqueued_at < now() - make_interval(secs => ${olderThanMs / 1000})
-           AND (locked_until IS NULL OR locked_until < now())
-         ORDER BY enqueued_at LIMIT ${limit}`);
-      return result.rows;
+    async overdueInFlight(olderThanMs: number, limit: number): Promise<QueuedRow[]> {
+      const result = await db.execute<{ id: string; tenant_id: string; topic: string; attempts: number }>(
+        sql`SELECT id, tenant_id, topic, attempts FROM rightful_outbox_overdue(${Math.round(olderThanMs)}, ${limit})`,
+      );
+      return result.rows.map(queued);
     },
 
-    async requeue(id: string, attempts: number, tx: Tx = db): Promise<void> {
-      await tx
-        .update(outbox)
-        .set({ status: 'pending', enqueuedAt: null, lockedUntil: null })
-        // A row a processor holds right now is not lost, whatever the queue said a moment ago: it is left alone.
-        .where(
-          and(eq(outbox.id, id), eq(outbox.status, 'enqueued'), eq(outbox.attempts, attempts), sql`(${outbox.lockedUntil} IS NULL OR ${outbox.lockedUntil} < now())`),
-        );
+    async requeue(row: Pick<QueuedRow, 'id' | 'tenantId' | 'attempts'>): Promise<void> {
+      await withTenant(row.tenantId, async () => {
+        await db
+          .update(outbox)
+          .set({ status: 'pending', enqueuedAt: null, lockedUntil: null })
+          // A row a processor holds right now is not lost, whatever the queue said a moment ago: it is left alone.
+          .where(
+            and(
+              eq(outbox.id, row.id),
+              eq(outbox.status, 'enqueued'),
+              eq(outbox.attempts, row.attempts),
+              sql`(${outbox.lockedUntil} IS NULL OR ${outbox.lockedUntil} < now())`,
+            ),
+          );
+      });
     },
 
     /** A processor takes the row for holdMs; null when it is finished or another processor holds it. */
     async take(id: string, holdMs: number, tx: Tx = db): Promise<OutboxRow | null> {
-      if (tx === db) return takeBatched({ id, holdMs });
+      if (tx === db) return batchersOfScope().take({ id, holdMs });
       return (await takeMany([id], holdMs, tx))[0]!;
     },
 
@@ -118,7 +145,7 @@ export function createOutboxRepo(db: Tx) {
 
     /** Done, unless its handler finished or rescheduled it meanwhile, or it went back to the queue (a later attempt). */
     async complete(id: string, attempts: number, tx: Tx = db): Promise<void> {
-      if (tx === db) return completeBatched({ id, attempts });
+      if (tx === db) return batchersOfScope().complete({ id, attempts });
       await tx
         .update(outbox)
         .set({ status: 'done', lastError: null, lockedUntil: null, finishedAt: new Date() })

@@ -8,6 +8,7 @@
 // find them (its `external_ref` and the identifiers, as the task is sent), sealed under a key of the task's own: the
 // system lawfully keeps the data until then and must be told to erase it then, and Rightful must not keep more than
 // it takes to tell it, nor longer. The key and the sealed locator are destroyed when the task closes.
+import { inTenant } from '../../db/tenant-scope.js';
 import { createHash } from 'node:crypto';
 import { inTransaction, type Db, type Tx } from '../../db/client.js';
 import { newWrappedKey, open, seal, unwrapKey } from '../../lib/crypto.js';
@@ -492,8 +493,10 @@ export function createTasksService(deps: {
     /** A system answers through the link it was sent: acknowledged any number of times, then one final answer. */
     async callback(token: string, body: { status: 'acknowledged' | 'completed' | 'failed'; reason?: string }): Promise<{ task_id: string; status: TaskStatus }> {
       const taskId = tokens.taskIdOf(token);
-      if (!taskId) throw new CallbackNotFound();
-      return inTransaction(db, async (tx) => {
+      const tenantId = taskId && (await repo.tenantOf(taskId));
+      if (!taskId || !tenantId) throw new CallbackNotFound();
+      // The scope is named before the transaction takes its connection: a connection is set for its checkout's tenant.
+      return inTenant(tenantId, () => inTransaction(db, async (tx) => {
         const found = await repo.byId(taskId, tx);
         if (!found || !tokens.verify(token, found.id, found.sends)) throw new CallbackNotFound();
         const t = (await lockTask(found.tenantId, found.requestId, found.id, tx))!;
@@ -503,7 +506,7 @@ export function createTasksService(deps: {
         const updated = await change(t, action, { reason: body.reason }, { kind: 'system' }, tx);
         const final = action !== 'acknowledge' ? await repo.update(t.tenantId, t.id, { callbackUsedAt: clock() }, tx) : updated;
         return { task_id: final.id, status: final.status };
-      });
+      }));
     },
 
     /**

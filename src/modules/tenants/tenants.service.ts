@@ -1,3 +1,4 @@
+import { withTenant } from '../../db/tenant-scope.js';
 import { newWrappedKey, unwrapKey } from '../../lib/crypto.js';
 import { canonicalTimeZone, isKnownCalendar } from '../../lib/calendars.js';
 import { ValidationFailed, type FieldProblem } from '../../lib/errors.js';
@@ -97,7 +98,8 @@ export function createTenantsService(deps: { repo: TenantsRepo; keyring: Keyring
       const input = checkSettings(raw);
       const id = crypto.randomUUID();
       const { wrapped, keyId } = newWrappedKey(keyring.current, indexKeyAad(id));
-      const row = await repo.insert({
+      // The new tenant's row is written in its own scope: row-level security accepts no other.
+      const row = await withTenant(id, () => repo.insert({
         id,
         name: input.name,
         timezone: input.timezone ?? 'UTC',
@@ -119,7 +121,7 @@ export function createTenantsService(deps: { repo: TenantsRepo; keyring: Keyring
         brandColor: input.brand_color ?? null,
         indexKeyWrapped: wrapped,
         keyId,
-      });
+      }));
       return toTenant(row);
     },
 

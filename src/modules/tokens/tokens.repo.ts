@@ -1,5 +1,5 @@
 // Service tokens by jti: recording what the CLI mints, revoking, listing the live ones, and the denylist's source.
-import { and, asc, eq, gt, isNotNull, isNull, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, isNull, sql } from 'drizzle-orm';
 import type { Tx } from '../../db/client.js';
 import { serviceTokens } from './tokens.table.js';
 
@@ -49,13 +49,13 @@ export function createServiceTokensRepo(db: Tx) {
       return rows.map(toToken);
     },
 
-    /** Every revoked jti whose token could still be presented (expiry not yet past, with the clock tolerance). */
+    /**
+     * Every revoked jti whose token could still be presented (expiry not yet past, with the clock tolerance), of
+     * every tenant: read before a token says whose it is, through the one function that answers jtis only.
+     */
     async revokedJtis(notExpiredBefore: Date, tx: Tx = db): Promise<string[]> {
-      const rows = await tx
-        .select({ jti: serviceTokens.jti })
-        .from(serviceTokens)
-        .where(and(isNotNull(serviceTokens.revokedAt), gt(serviceTokens.expiresAt, notExpiredBefore)));
-      return rows.map((r) => r.jti);
+      const result = await tx.execute<{ jti: string }>(sql`SELECT rightful_revoked_jtis AS jti FROM rightful_revoked_jtis(${notExpiredBefore.toISOString()}::timestamptz)`);
+      return result.rows.map((r) => r.jti);
     },
   };
 }

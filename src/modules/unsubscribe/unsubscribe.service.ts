@@ -2,6 +2,7 @@
 // List-Unsubscribe header of its emails; the mail provider POSTs it when the person clicks "unsubscribe". That
 // records, at once and without a login, an objection to direct marketing for the purpose and, where the purpose
 // rests on consent and it is granted, the withdrawal.
+import { bindTenant } from '../../db/tenant-scope.js';
 import { inTransaction, type Db } from '../../db/client.js';
 import { UnknownPurpose } from '../consents/consents.errors.js';
 import type { ConsentsService } from '../consents/consents.service.js';
@@ -35,6 +36,8 @@ export function createUnsubscribeService(deps: {
   async function resolve(token: string): Promise<{ tenantId: string; subjectId: string; purpose: PurposeRow }> {
     const claim = tokens.parse(token);
     if (!claim) throw new UnsubscribeLinkNotFound();
+    // The link names its tenant; nothing of it is read or written before the MAC is checked below.
+    bindTenant(claim.tenantId);
     const purpose = (await purposes.listAll(claim.tenantId)).find((p) => purposeLocator(p.key).equals(claim.locator));
     if (!purpose || !tokens.verify(token, purpose.key)) throw new UnsubscribeLinkNotFound();
     return { tenantId: claim.tenantId, subjectId: claim.subjectId, purpose };

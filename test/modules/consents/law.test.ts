@@ -96,16 +96,16 @@ t.test('consent and objections as the law reads them', async (t) => {
   t.test('Art. 21(1): an objection to processing is assessed — pending, then upheld (objected) or refused (allowed)', async (t) => {
     const subject = await createSubject(ta, 'assessed@example.com');
     const requestId = crypto.randomUUID();
-    const { objections } = await ta.app.services.consents.object(ta.tenantId, subject, { scope: 'processing', purposes: ['fraud-scoring'], requestId });
+    const { objections } = await ta.scoped(() => ta.app.services.consents.object(ta.tenantId, subject, { scope: 'processing', purposes: ['fraud-scoring'], requestId }));
     t.match(objections, [{ purpose: 'fraud-scoring', scope: 'processing', status: 'pending', request_id: requestId }]);
     t.same(await checkOne(ta, 'fraud-scoring', 'assessed@example.com'), [true, 'legal_basis'], 'pending: the controller has not decided yet');
-    const refused = await ta.app.services.consents.decideObjections(ta.tenantId, requestId, 'refused');
+    const refused = await ta.scoped(() => ta.app.services.consents.decideObjections(ta.tenantId, requestId, 'refused'));
     t.match(refused, [{ status: 'refused' }]);
     t.same(await checkOne(ta, 'fraud-scoring', 'assessed@example.com'), [true, 'legal_basis'], 'refused: compelling legitimate grounds');
 
     const second = crypto.randomUUID();
-    await ta.app.services.consents.object(ta.tenantId, subject, { scope: 'processing', purposes: ['fraud-scoring'], requestId: second });
-    const upheld = await ta.app.services.consents.decideObjections(ta.tenantId, second, 'upheld');
+    await ta.scoped(() => ta.app.services.consents.object(ta.tenantId, subject, { scope: 'processing', purposes: ['fraud-scoring'], requestId: second }));
+    const upheld = await ta.scoped(() => ta.app.services.consents.decideObjections(ta.tenantId, second, 'upheld'));
     t.match(upheld, [{ status: 'upheld' }], 'a new objection after a refusal is assessed again');
     t.same(await checkOne(ta, 'fraud-scoring', 'assessed@example.com'), [false, 'objected'], 'upheld: the processing stops');
   });
@@ -142,7 +142,7 @@ t.test('consent and objections as the law reads them', async (t) => {
     t.equal(contract.json().code, 'OBJECTION_NOT_APPLICABLE');
     const noPurposes = await ta.call({ method: 'POST', url: `/v1/subjects/${subject}/objections`, payload: { scope: 'processing' } });
     t.equal(noPurposes.statusCode, 400);
-    const { objections } = await ta.app.services.consents.object(ta.tenantId, subject, { scope: 'processing', purposes: ['catalogue'] });
+    const { objections } = await ta.scoped(() => ta.app.services.consents.object(ta.tenantId, subject, { scope: 'processing', purposes: ['catalogue'] }));
     t.match(objections, [{ purpose: 'catalogue', scope: 'direct_marketing', status: 'upheld' }], 'Art. 21(3): upheld at once');
   });
 

@@ -190,7 +190,7 @@ t.test('export.ready is announced when the last export task closes, or at once w
   await ta.call({ method: 'POST', url: `/v1/rights-requests/${r.id}/gather` });
   t.equal((await ready(r.id)).length, 0, 'not ready while the system is asked');
   const [task] = (await ta.call({ method: 'GET', url: `/v1/rights-requests/${r.id}/tasks` })).json().items;
-  const body = await ta.app.services.tasks.sendBody(ta.tenantId, { task_id: task.id, request_id: r.id });
+  const body = await ta.scoped(() => ta.app.services.tasks.sendBody(ta.tenantId, { task_id: task.id, request_id: r.id }));
   // A system with nothing answers completed through its callback link.
   const done = await ta.app.inject({ method: 'POST', url: new URL(String(body!.callback_url)).pathname, payload: { status: 'completed' } });
   t.equal(done.statusCode, 200, done.body);

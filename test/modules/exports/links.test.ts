@@ -340,7 +340,7 @@ t.test("once the person is erased the package's data is gone: the link answers 4
   const ta = await build(t);
   const { requestId, subjectId } = await approvedExport(ta);
   const link = await issue(ta, requestId);
-  await ta.app.db.transaction((tx) => ta.app.services.exports.deleteForSubject(ta.tenantId, subjectId, tx));
+  await ta.scoped(() => ta.app.db.transaction((tx) => ta.app.services.exports.deleteForSubject(ta.tenantId, subjectId, tx)));
   const res = await ta.app.inject({ method: 'GET', url: pathOf(link.url) });
   t.equal(res.statusCode, 410);
   t.match(res.json(), { code: 'EXPORT_LINK_GONE', detail: /deleted/ });

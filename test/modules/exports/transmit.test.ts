@@ -148,12 +148,12 @@ t.test('the exchange is bounded in time: a receiver that never answers is cut of
     db: ta.app.db,
     requests: createRightsRequestsRepo(ta.app.db),
     keyring: createKeyring(ta.config),
-    openPackage: (tenantId, requestId, opts) => ta.app.services.exports.openPackage(tenantId, requestId, opts),
+    openPackage: (tenantId, requestId, opts) => ta.scoped(() => ta.app.services.exports.openPackage(tenantId, requestId, opts), tenantId),
     allowPrivate: true,
     timeoutMs: 800,
   });
   const started = Date.now();
-  const result = await service.transmit({ tenantId: ta.tenantId, clientId: 'test-client' }, id, rx.url);
+  const result = await ta.scoped(() => service.transmit({ tenantId: ta.tenantId, clientId: 'test-client' }, id, rx.url));
   t.ok(Date.now() - started < 5000, 'gives up near the deadline');
   t.match(result, { status_code: null, error: /timeout after 800 ms/ });
   t.equal(rx.got.length, 1, 'the receiver had the whole body');

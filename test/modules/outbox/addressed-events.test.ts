@@ -10,6 +10,7 @@ import { build, type TestApp } from '../../helper.js';
 import { startReceiver, type Received, type Receiver, verifySigned } from '../../helpers/receiver.js';
 import { createEndpoint, deliveriesOf, sleep, waitForDelivery, waitUntil } from '../../helpers/webhooks.js';
 import { fastWorkerEnv, startTestWorker } from '../../helpers/worker-env.js';
+import { withTenant } from '../../../src/db/tenant-scope.js';
 
 // One retry, an hour away: nothing is sent twice by accident during a test.
 const ENV = fastWorkerEnv({ WEBHOOK_RETRY_DELAYS: '1h' });
@@ -20,7 +21,7 @@ function outboxWriter(t: { teardown(fn: () => unknown): void }, ta: TestApp) {
   const db = createDb(pool);
   const repo = createOutboxRepo(db);
   return async (...rows: NewOutboxRow[]) => {
-    await repo.insert(rows, db);
+    for (const row of rows) await withTenant(row.tenantId, () => repo.insert([row], db));
     return rows.map((r) => r.id!);
   };
 }

@@ -43,22 +43,24 @@ t.test('many processors asking for one row at once: exactly one takes it, in bat
   t.teardown(() => pool.end());
   const db = createDb(pool);
   const outbox = createOutboxRepo(db);
-  const ids = await outbox.insert(
-    Array.from({ length: 3 }, (_, n) => ({ tenantId: ta.tenantId, topic: 'test.batch', payload: { n } })),
-    db,
+  const ids = await ta.scoped(() =>
+    outbox.insert(
+      Array.from({ length: 3 }, (_, n) => ({ tenantId: ta.tenantId, topic: 'test.batch', payload: { n } })),
+      db,
+    ),
   );
   const claimed = await outbox.claimDue(100, new Date(Date.now() + 60_000));
   t.equal(claimed.filter((c) => ids.includes(c.id)).length, 3, 'the rows are claimed for the queue');
   // Ten takes of each row at once: they share statements, and every row goes to one asker.
   const asks = ids.flatMap((id) => Array.from({ length: 10 }, () => id));
-  const taken = await Promise.all(asks.map((id) => outbox.take(id, 10_000)));
+  const taken = await ta.scoped(() => Promise.all(asks.map((id) => outbox.take(id, 10_000))));
   for (const id of ids) t.equal(taken.filter((r) => r?.id === id).length, 1, `row ${ids.indexOf(id)} is taken once`);
   t.equal(taken.filter((r) => r === null).length, 27, 'every other ask gets nothing');
   t.same(taken.find((r) => r?.id === ids[1])?.payload, { n: 1 }, 'the taker gets the row it asked for');
   // Held rows are not taken again until their hold expires, batched or not.
-  t.equal(await outbox.take(ids[0]!, 10_000), null, 'a held row is not taken again');
+  t.equal(await ta.scoped(() => outbox.take(ids[0]!, 10_000)), null, 'a held row is not taken again');
   // Completing in a batch: done only for the claim (attempts) that is still current.
-  await Promise.all([outbox.complete(ids[0]!, 1), outbox.complete(ids[1]!, 1), outbox.complete(ids[2]!, 2)]);
+  await ta.scoped(() => Promise.all([outbox.complete(ids[0]!, 1), outbox.complete(ids[1]!, 1), outbox.complete(ids[2]!, 2)]));
   const { rows } = await ta.sql.query<{ id: string; status: string }>('SELECT id, status FROM outbox WHERE id = ANY($1::uuid[])', [ids]);
   const status = Object.fromEntries(rows.map((r) => [r.id, r.status]));
   t.same([status[ids[0]!], status[ids[1]!], status[ids[2]!]], ['done', 'done', 'enqueued'], 'a stale claim does not complete the row');

@@ -11,6 +11,7 @@ import { build, type TestApp } from '../../helper.js';
 import { startReceiver } from '../../helpers/receiver.js';
 import { createEndpoint, waitUntil } from '../../helpers/webhooks.js';
 import { fastWorkerEnv, startTestWorker } from '../../helpers/worker-env.js';
+import { withTenant } from '../../../src/db/tenant-scope.js';
 
 const DAY = 86_400_000;
 
@@ -19,7 +20,7 @@ function outboxWriter(t: { teardown(fn: () => unknown): void }, ta: TestApp) {
   t.teardown(() => pool.end());
   const db = createDb(pool);
   const repo = createOutboxRepo(db);
-  return async (row: NewOutboxRow) => (await repo.insert([row], db))[0]!;
+  return async (row: NewOutboxRow) => (await withTenant(row.tenantId, () => repo.insert([row], db)))[0]!;
 }
 
 const statusOf = async (ta: TestApp, id: string) => (await ta.sql.query('SELECT status, last_error, attempts FROM outbox WHERE id = $1', [id])).rows[0];

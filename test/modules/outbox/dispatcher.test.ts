@@ -10,6 +10,7 @@ import { createDispatcher } from '../../../src/modules/outbox/outbox.dispatcher.
 import { addressedEventRow, EVENT_TOPIC, EventPayloadSchema, eventRow, type EventPayload } from '../../../src/modules/outbox/outbox.events.js';
 import { createOutboxRepo, type NewOutboxRow, type OutboxRow } from '../../../src/modules/outbox/outbox.repo.js';
 import { build } from '../../helper.js';
+import { withTenant } from '../../../src/db/tenant-scope.js';
 
 const silent = pino({ level: 'silent' });
 
@@ -21,7 +22,7 @@ async function setup(t: Test) {
   const outbox = createOutboxRepo(db);
   /** Writes the row and hands it to "the queue" (enqueued, attempts + 1), as the relay would. */
   const enqueue = async (row: NewOutboxRow): Promise<string> => {
-    const [id] = await outbox.insert([row], db);
+    const [id] = await withTenant(row.tenantId, () => outbox.insert([row], db));
     const claimed = await outbox.claimDue(100, new Date(Date.now() + 60_000));
     t.ok(claimed.some((c) => c.id === id), 'the row is claimed for the queue');
     return id!;
@@ -42,12 +43,12 @@ t.test('a handler gets the payload as its schema parses it, and the row is done 
   });
   t.same(dispatcher.topics(), ['test.echo']);
   const id = await enqueue({ tenantId: ta.tenantId, topic: 'test.echo', payload: { n: 7, stray: 'dropped' } });
-  t.equal(await dispatcher.process(id), 'done');
+  t.equal(await dispatcher.process(id, { tenantId: ta.tenantId }), 'done');
   t.equal(seen.length, 1, 'the handler ran once');
   t.same(seen[0]!.payload, { n: 7 }, 'with the parsed payload (unknown fields dropped)');
   t.equal(seen[0]!.row.id, id, 'and the row');
   t.match(await rowOf(id), { status: 'done', last_error: null, locked_until: null });
-  t.equal(await dispatcher.process(id), 'skipped', 'a finished row is not processed again');
+  t.equal(await dispatcher.process(id, { tenantId: ta.tenantId }), 'skipped', 'a finished row is not processed again');
   t.equal(seen.length, 1);
 });
 
@@ -57,7 +58,7 @@ t.test('a payload that does not match marks the row dead with the reason; the ha
   let ran = 0;
   dispatcher.register('test.strict', { payload: z.object({ task_id: z.uuid() }), handle: async () => void ran++ });
   const id = await enqueue({ tenantId: ta.tenantId, topic: 'test.strict', payload: { task_id: 'secret.person@example.com' } });
-  t.equal(await dispatcher.process(id), 'dead');
+  t.equal(await dispatcher.process(id, { tenantId: ta.tenantId }), 'dead');
   t.equal(ran, 0);
   const row = await rowOf(id);
   t.equal(row.status, 'dead');
@@ -69,7 +70,7 @@ t.test('a row of a topic no one handles is dead', async (t) => {
   const { ta, outbox, enqueue, rowOf } = await setup(t);
   const dispatcher = createDispatcher({ outbox, log: silent, holdMs: 10_000 });
   const id = await enqueue({ tenantId: ta.tenantId, topic: 'nobody.home', payload: {} });
-  t.equal(await dispatcher.process(id), 'dead');
+  t.equal(await dispatcher.process(id, { tenantId: ta.tenantId }), 'dead');
   t.match(await rowOf(id), { status: 'dead', last_error: 'no processor for topic nobody.home' });
 });
 
@@ -84,9 +85,9 @@ t.test('a handler that throws lets go of its row for the queue: the next attempt
     },
   });
   const id = await enqueue({ tenantId: ta.tenantId, topic: 'test.flaky', payload: {} });
-  await t.rejects(dispatcher.process(id), /the first attempt fails/, 'the error reaches the queue, which retries the job');
+  await t.rejects(dispatcher.process(id, { tenantId: ta.tenantId }), /the first attempt fails/, 'the error reaches the queue, which retries the job');
   t.match(await rowOf(id), { status: 'enqueued', locked_until: null, last_error: 'handler failed: the first attempt fails' }, 'still in flight, not held');
-  t.equal(await dispatcher.process(id), 'done', "the queue's retry takes it at once and runs the handler again");
+  t.equal(await dispatcher.process(id, { tenantId: ta.tenantId }), 'done', "the queue's retry takes it at once and runs the handler again");
   t.equal(calls, 2);
   t.equal((await rowOf(id)).status, 'done');
 });
@@ -101,7 +102,7 @@ t.test('a handler failing on the last try of a row enqueued maxEnqueues times en
     },
   });
   const id = await enqueue({ tenantId: ta.tenantId, topic: 'test.poison', payload: {} });
-  await t.rejects(dispatcher.process(id, { lastTry: true }), /always/);
+  await t.rejects(dispatcher.process(id, { tenantId: ta.tenantId, lastTry: true }), /always/);
   t.match(await rowOf(id), { status: 'dead', last_error: 'handler failed 1 times: always' });
 });
 
@@ -114,13 +115,13 @@ t.test('a handler that finishes or reschedules its row itself is not overruled',
   dispatcher.register('test.cancel', { payload: z.object({}), handle: async (row) => outbox.finish(row.id, 'cancelled', 'superseded', db) });
   dispatcher.register('test.settles', { payload: z.object({}), settles: true, handle: async () => {} });
   const rescheduled = await enqueue({ tenantId: ta.tenantId, topic: 'test.reschedule', payload: {} });
-  t.equal(await dispatcher.process(rescheduled), 'done');
+  t.equal(await dispatcher.process(rescheduled, { tenantId: ta.tenantId }), 'done');
   t.match(await rowOf(rescheduled), { status: 'pending', last_error: 'not yet' }, 'rescheduled, not done');
   const cancelled = await enqueue({ tenantId: ta.tenantId, topic: 'test.cancel', payload: {} });
-  await dispatcher.process(cancelled);
+  await dispatcher.process(cancelled, { tenantId: ta.tenantId });
   t.match(await rowOf(cancelled), { status: 'cancelled', last_error: 'superseded' });
   const settles = await enqueue({ tenantId: ta.tenantId, topic: 'test.settles', payload: {} });
-  t.equal(await dispatcher.process(settles), 'settled');
+  t.equal(await dispatcher.process(settles, { tenantId: ta.tenantId }), 'settled');
   t.equal((await rowOf(settles)).status, 'enqueued', 'a settling handler owns its row: the dispatcher does not touch it');
 });
 
@@ -140,7 +141,7 @@ t.test('event rows are checked against the catalogue before their fan-out', asyn
   const request = crypto.randomUUID();
 
   const good = await enqueue(eventRow(ta.tenantId, 'subject.erased', { subject_id: subject, request_id: request }));
-  t.equal(await dispatcher.process(good), 'done');
+  t.equal(await dispatcher.process(good, { tenantId: ta.tenantId }), 'done');
   t.same(fannedOut.map((e) => [e.type, e.data, e.to_endpoint_id]), [['subject.erased', { subject_id: subject, request_id: request }, undefined]]);
 
   const bad: [string, NewOutboxRow, RegExp][] = [
@@ -159,12 +160,12 @@ t.test('event rows are checked against the catalogue before their fan-out', asyn
   ];
   for (const [what, row, reason] of bad) {
     const id = await enqueue(row);
-    t.equal(await dispatcher.process(id), 'dead', `${what}: dead`);
+    t.equal(await dispatcher.process(id, { tenantId: ta.tenantId }), 'dead', `${what}: dead`);
     t.match((await rowOf(id)).last_error, reason, `${what}: the reason says where`);
   }
   t.equal(fannedOut.length, 1, 'no invalid event reached the fan-out');
 
   const addressed = await enqueue(addressedEventRow(ta.tenantId, 'erasure.requested', { task_id: subject, request_id: request, system_id: subject, due_date: null }, subject));
-  t.equal(await dispatcher.process(addressed), 'done');
+  t.equal(await dispatcher.process(addressed, { tenantId: ta.tenantId }), 'done');
   t.equal(fannedOut[1]?.to_endpoint_id, subject, 'an addressed event carries its endpoint to the fan-out');
 });

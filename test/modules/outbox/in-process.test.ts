@@ -15,6 +15,7 @@ import { build, createPurpose, createSubject, grant, type TestApp } from '../../
 import { startReceiver, type Receiver, verifySigned } from '../../helpers/receiver.js';
 import { createEndpoint, sleep, waitUntil } from '../../helpers/webhooks.js';
 import { fastWorkerEnv, startTestWorker } from '../../helpers/worker-env.js';
+import { withTenant } from '../../../src/db/tenant-scope.js';
 
 const silent = pino({ level: 'silent' });
 const NO_REDIS = { REDIS_URL: '' };
@@ -25,7 +26,10 @@ async function insertRows(t: Tap, ta: TestApp, rows: NewOutboxRow[]): Promise<st
   const pool = createPool({ ...ta.config.database, poolMax: 2 }, silent);
   t.teardown(() => pool.end());
   const db = createDb(pool);
-  return createOutboxRepo(db).insert(rows, db);
+  const repo = createOutboxRepo(db);
+  const ids: string[] = [];
+  for (const row of rows) ids.push(...(await withTenant(row.tenantId, () => repo.insert([row], db))));
+  return ids;
 }
 type Tap = { teardown(fn: () => unknown): void };
 

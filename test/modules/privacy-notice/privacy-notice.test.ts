@@ -349,8 +349,8 @@ t.test('a notice missing what the law requires still renders and lists each miss
 t.test('privacyNotice.render(tenantId, locale) renders for a given person\'s locale, as an information request does', async (t) => {
   const ta = await build(t);
   await createPurpose(ta, 'newsletter', { translations: { en: en('Newsletter'), de: { title: 'Newsletter DE', description: 'Neuigkeiten' } } });
-  const rendered = await ta.app.services.privacyNotice.render(ta.tenantId, 'de');
+  const rendered = await ta.scoped(() => ta.app.services.privacyNotice.render(ta.tenantId, 'de'));
   t.match(rendered, { locale: 'de', texts_locale: 'de', purposes: [{ key: 'newsletter', locale: 'de', title: 'Newsletter DE' }] });
-  const byDefault = await ta.app.services.privacyNotice.render(ta.tenantId, undefined);
+  const byDefault = await ta.scoped(() => ta.app.services.privacyNotice.render(ta.tenantId, undefined));
   t.match(byDefault, { locale: 'en', texts_locale: 'en' });
 });

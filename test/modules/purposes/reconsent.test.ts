@@ -74,13 +74,13 @@ t.test('the purposes repository gives a consent check the re-consent threshold a
   await createPurpose(ta, 'newsletter', { direct_marketing: true, channels: ['sms', 'email'] });
   await patch(ta, 'newsletter', { requires_reconsent: true });
   const repo = createPurposesRepo(ta.app.db);
-  const row = await repo.find(ta.tenantId, 'newsletter');
+  const row = await ta.scoped(() => repo.find(ta.tenantId, 'newsletter'));
   t.ok(row);
   t.match(row, { key: 'newsletter', version: 2, channels: ['email', 'sms'], reconsentFromVersion: 2, requiresReconsent: true });
   t.equal(reconsentNeeded(row!, 1), true, 'a grant of version 1 no longer counts');
   t.equal(reconsentNeeded(row!, 2), false);
-  const [many] = await repo.findMany(ta.tenantId, ['newsletter']);
+  const [many] = await ta.scoped(() => repo.findMany(ta.tenantId, ['newsletter']));
   t.equal(many?.reconsentFromVersion, 2);
   await createPurpose(ta, 'other');
-  t.equal(reconsentNeeded((await repo.find(ta.tenantId, 'other'))!, 1), false, 'no threshold: every version counts');
+  t.equal(reconsentNeeded((await ta.scoped(() => repo.find(ta.tenantId, 'other')))!, 1), false, 'no threshold: every version counts');
 });

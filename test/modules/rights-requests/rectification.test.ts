@@ -114,11 +114,11 @@ t.test('approving a rectification sends the corrections to every system that han
   t.notMatch(JSON.stringify(sends.rows), /Ivanova/, 'send rows hold ids only');
 
   const crmTask = tasks.find((x) => x.system_id === crm)!;
-  const body = await ta.app.services.tasks.sendBody(ta.tenantId, { task_id: crmTask.id, request_id: r.id, system_id: crm, due_date: r.due_date });
+  const body = await ta.scoped(() => ta.app.services.tasks.sendBody(ta.tenantId, { task_id: crmTask.id, request_id: r.id, system_id: crm, due_date: r.due_date }));
   const parsed = sentSchemaOf('rectification.requested').strict().safeParse(body);
   t.ok(parsed.success, `the body built at send time is the catalogue's rectification.requested data ${parsed.success ? '' : parsed.error.message}`);
   t.match(body, { subject: { external_ref: 'crm-fix-1', identifiers: [{ type: 'email', value: 'fix.me@example.com' }] }, corrections: [SURNAME] }, 'with the corrections, decrypted');
-  const erasureBody = await ta.app.services.tasks.sendBody(ta.tenantId, { task_id: crmTask.id, request_id: r.id });
+  const erasureBody = await ta.scoped(() => ta.app.services.tasks.sendBody(ta.tenantId, { task_id: crmTask.id, request_id: r.id }));
   t.ok(erasureBody && 'corrections' in erasureBody);
 
   const exempt = await ta.call({ method: 'POST', url: `/v1/rights-requests/${r.id}/tasks/${crmTask.id}/exempt`, payload: { ground: 'art17_3_b_legal_obligation', categories: ['x'] } });
@@ -127,7 +127,7 @@ t.test('approving a rectification sends the corrections to every system that han
   t.equal((await ta.call({ method: 'POST', url: `/v1/rights-requests/${r.id}/tasks/${crmTask.id}/complete`, payload: {} })).statusCode, 200);
   t.equal((await ta.call({ method: 'GET', url: `/v1/rights-requests/${r.id}` })).json().status, 'in_progress', 'open while the agency has not answered');
   const agencyTask = tasks.find((x) => x.system_id === agency)!;
-  const agencyBody = await ta.app.services.tasks.sendBody(ta.tenantId, { task_id: agencyTask.id, request_id: r.id });
+  const agencyBody = await ta.scoped(() => ta.app.services.tasks.sendBody(ta.tenantId, { task_id: agencyTask.id, request_id: r.id }));
   const answered = await ta.app.inject({ method: 'POST', url: new URL(String(agencyBody!.callback_url)).pathname, payload: { status: 'completed' } });
   t.equal(answered.statusCode, 200, answered.body);
 

@@ -66,8 +66,8 @@ t.test("another tenant's system ids answer 404 on every route, like unknown ids,
   t.same((await asB('GET', '/v1/systems')).json().items.map((s: System) => s.id), [b.id], 'B lists only its own');
   t.same((await asB('GET', '/v1/systems?handles=erasure')).json().items, [], "B's filters do not reach A's systems");
   t.same(await snapshot(ta), before, 'nothing was written');
-  t.equal(await ta.app.services.systems.find(tenantB, a.id), undefined, "find() does not cross tenants");
-  t.same((await ta.app.services.systems.listHandling(tenantB, 'erasure')).map((h) => h.system.id), [], 'nor does listHandling()');
+  t.equal(await ta.scoped(() => ta.app.services.systems.find(tenantB, a.id)), undefined, "find() does not cross tenants");
+  t.same((await ta.scoped(() => ta.app.services.systems.listHandling(tenantB, 'erasure'))).map((h) => h.system.id), [], 'nor does listHandling()');
   t.equal((await ta.call({ method: 'GET', url: `/v1/systems/${a.id}` })).statusCode, 200, 'A still sees its system');
 });
 

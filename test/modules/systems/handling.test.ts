@@ -23,7 +23,7 @@ t.test('listHandling: the systems that handle the action, plus every recipient f
 
   const { systems } = ta.app.services;
   const why = async (handle: 'erasure' | 'rectification' | 'restriction' | 'export') =>
-    (await systems.listHandling(ta.tenantId, handle)).map((h) => [h.system.name, h.handles, h.recipient]);
+    (await ta.scoped(() => systems.listHandling(ta.tenantId, handle))).map((h) => [h.system.name, h.handles, h.recipient]);
 
   t.same(
     await why('erasure'),
@@ -55,7 +55,7 @@ t.test('listHandling: the systems that handle the action, plus every recipient f
   );
   t.same(await why('export'), [['crm', true, false]], 'export: only the handlers; Art. 19 does not reach exports');
 
-  const [first] = await systems.listHandling(ta.tenantId, 'erasure');
+  const [first] = await ta.scoped(() => systems.listHandling(ta.tenantId, 'erasure'));
   t.match(first!.system, {
     id: crm.id,
     tenantId: ta.tenantId,
@@ -65,16 +65,16 @@ t.test('listHandling: the systems that handle the action, plus every recipient f
     contactEmail: null,
     deletedAt: null,
   }, 'each row is the whole system record, with its reach');
-  const byId = new Map((await systems.listHandling(ta.tenantId, 'erasure')).map((h) => [h.system.id, h.system]));
+  const byId = new Map((await ta.scoped(() => systems.listHandling(ta.tenantId, 'erasure'))).map((h) => [h.system.id, h.system]));
   t.equal(byId.get(mailer.id)?.contactEmail, 'privacy@mailer.example');
   t.equal(byId.get(payroll.id)?.recipient, true, 'a processor is stored as a recipient');
   t.ok(byId.has(partner.id));
 
-  const found = await systems.find(ta.tenantId, gone.id);
+  const found = await ta.scoped(() => systems.find(ta.tenantId, gone.id));
   t.match(found, { id: gone.id, name: 'gone', deletedAt: Date }, 'find() returns a deleted system, for the history of its tasks');
-  t.equal(await systems.find(ta.tenantId, crypto.randomUUID()), undefined, 'and nothing for an unknown id');
+  t.equal(await ta.scoped(() => systems.find(ta.tenantId, crypto.randomUUID())), undefined, 'and nothing for an unknown id');
   // Inside a caller's transaction too.
-  const inTx = await inTransaction(ta.app.db, (tx) => systems.find(ta.tenantId, crm.id, tx));
+  const inTx = await ta.scoped(() => inTransaction(ta.app.db, (tx) => systems.find(ta.tenantId, crm.id, tx)));
   t.equal(inTx?.name, 'crm');
 });
 
@@ -89,14 +89,14 @@ t.test('a delete waits for a fan-out that listed the system, then sees the task 
   const sys = await createSystem(ta, { handles: ['erasure'] });
   const requestId = await insertRequest(ta);
   let deleted: ReturnType<TestApp['call']> | undefined;
-  await inTransaction(ta.app.db, async (tx) => {
+  await ta.scoped(() => inTransaction(ta.app.db, async (tx) => {
     const listed = await ta.app.services.systems.listHandling(ta.tenantId, 'erasure', tx);
     t.same(listed.map((h) => h.system.id), [sys.id]);
     deleted = ta.call({ method: 'DELETE', url: `/v1/systems/${sys.id}` });
     await waitUntil(async () => (await lockWaits(ta)) > 0, 10_000, 'the delete waits for the fan-out');
     // The fan-out writes its task in its own transaction (as a row here: the tasks module is not under test).
     await tx.execute(sql`INSERT INTO system_tasks (id, tenant_id, request_id, system_id, kind) VALUES (${crypto.randomUUID()}, ${ta.tenantId}, ${requestId}, ${sys.id}, 'erasure')`);
-  });
+  }));
   assertProblem(t, await deleted!, 409, 'SYSTEM_HAS_OPEN_TASKS', 'the delete saw the task the fan-out created');
   t.equal((await ta.call({ method: 'GET', url: `/v1/systems/${sys.id}` })).statusCode, 200, 'the system is still there');
 });
@@ -111,7 +111,7 @@ t.test('a fan-out that meets a delete in progress waits for it and leaves the de
     await deleting.query('BEGIN');
     await deleting.query('SELECT id FROM systems WHERE id = $1 FOR UPDATE', [sys.id]);
     await deleting.query('UPDATE systems SET deleted_at = now() WHERE id = $1', [sys.id]);
-    const fanOut = inTransaction(ta.app.db, (tx) => ta.app.services.systems.listHandling(ta.tenantId, 'erasure', tx));
+    const fanOut = ta.scoped(() => inTransaction(ta.app.db, (tx) => ta.app.services.systems.listHandling(ta.tenantId, 'erasure', tx)));
     await waitUntil(async () => (await lockWaits(ta)) > 0, 10_000, 'the fan-out waits for the delete');
     await deleting.query('COMMIT');
     t.same((await fanOut).map((h) => h.system.id), [kept.id], 'the system deleted meanwhile is not listed');

@@ -307,7 +307,7 @@ t.test('delete: 204, then 404 on every route and absent from lists; the row stay
   const { rows } = await ta.sql.query('SELECT name, deleted_at FROM systems WHERE id = $1', [sys.id]);
   t.equal(rows[0].name, 'Mailing tool', 'the row is kept');
   t.ok(rows[0].deleted_at instanceof Date, 'marked deleted');
-  const found = await ta.app.services.systems.find(ta.tenantId, sys.id);
+  const found = await ta.scoped(() => ta.app.services.systems.find(ta.tenantId, sys.id));
   t.match(found, { id: sys.id, name: 'Mailing tool', deletedAt: Date }, 'find() still returns it, with deletedAt');
 });
 

@@ -87,11 +87,11 @@ t.test('without SMTP, a system reached by email is not reached automatically: th
   t.match((await ta.call({ method: 'GET', url: `/v1/rights-requests/${r.id}` })).json(), { status: 'in_progress', waiting_on: [{ system_id: system, system_name: 'Print agency', status: 'pending' }] });
 
   // The send run again (a redelivered row) says nothing more.
-  const again = await ta.app.services.tasks.send(task!.id, {
+  const again = await ta.scoped(() => ta.app.services.tasks.send(task!.id, {
     sendRowId: crypto.randomUUID(),
     addressed: (x, endpointId, type, data) => ({ ...addressedEventRow(x.tenantId, type as never, data as never, endpointId), refId: x.requestId }),
     mail: null,
-  });
+  }));
   t.equal(again, 'unreachable');
   t.equal((await unreachable()).length, 1, 'said once');
   await waitUntil(async () => (await ta.sql.query(`SELECT 1 FROM outbox WHERE topic = 'task.send' AND status = 'done'`)).rows.length === 1, 5000, 'the send row is done');

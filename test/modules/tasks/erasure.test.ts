@@ -113,7 +113,7 @@ t.test('an approved erasure reaches every system, then Rightful forgets', async 
 
   // The agency answers through its callback link.
   const agencyTask = byName.get('Print agency') as { id: string };
-  const body = await ta.app.services.tasks.sendBody(ta.tenantId, { task_id: agencyTask.id, request_id: request.id });
+  const body = await ta.scoped(() => ta.app.services.tasks.sendBody(ta.tenantId, { task_id: agencyTask.id, request_id: request.id }));
   t.match(body, { subject: { identifiers: [{ type: 'email', value: EMAIL }, { type: 'phone', value: PHONE }] } }, 'the body built at send time says how to find the person');
   const link = new URL(String(body!.callback_url));
   const forged = link.pathname.replace(agencyTask.id, crmTask.id);
@@ -210,7 +210,7 @@ t.test('the tasks of one request answered at the same moment all succeed, and th
   const req = (await ta.call({ method: 'POST', url: '/v1/rights-requests', payload: { subject: { id: subject }, type: 'erasure', channel: 'web', erasure_ground: 'objection' } })).json();
   await ta.call({ method: 'POST', url: `/v1/rights-requests/${req.id}/approve`, payload: { identity: 'verified' } });
   const tasks = (await ta.call({ method: 'GET', url: `/v1/rights-requests/${req.id}/tasks` })).json().items as { id: string }[];
-  const links = await Promise.all(tasks.map(async (x) => new URL(String((await ta.app.services.tasks.sendBody(ta.tenantId, { task_id: x.id }))!.callback_url)).pathname));
+  const links = await Promise.all(tasks.map(async (x) => new URL(String((await ta.scoped(() => ta.app.services.tasks.sendBody(ta.tenantId, { task_id: x.id })))!.callback_url)).pathname));
   const answers = await Promise.all(links.map((url) => ta.app.inject({ method: 'POST', url, payload: { status: 'completed' } })));
   t.same(answers.map((a) => a.statusCode), links.map(() => 200), 'every answer is taken (one audit line each, in order)');
   t.match((await ta.call({ method: 'GET', url: `/v1/rights-requests/${req.id}` })).json(), { status: 'completed', waiting_on: [] }, 'the request saw its last task close');

@@ -103,7 +103,7 @@ t.test('an exemption until a date (Art. 17(3)(b)): the person is forgotten, and 
   const stats = (await ta.call({ method: 'GET', url: '/v1/rights-requests/stats' })).json();
   t.same(stats.waiting_on_systems.map((w: Row) => [w.system_name, w.open_tasks]), [['Billing', 1]]);
 
-  t.equal(await ta.app.services.tasks.reopen(billingTask.id), 'skipped', 'run twice, the second run changes nothing');
+  t.equal(await ta.scoped(() => ta.app.services.tasks.reopen(billingTask.id)), 'skipped', 'run twice, the second run changes nothing');
   t.equal((await ta.sql.query(`SELECT count(*)::int AS n FROM outbox WHERE topic = 'task.send' AND payload->>'task_id' = $1`, [billingTask.id])).rows[0].n, 1, 'one send');
   t.equal((await ta.sql.query(`SELECT count(*)::int AS n FROM rights_request_events WHERE action = 'task.reopened'`)).rows[0].n, 1, 'one reopening');
 
@@ -187,16 +187,16 @@ t.test('an exemption changed before its date: completed by the DPO it never reop
   t.match(refused.detail, /erased/);
 
   clock.shift = exemptionEndsAt(soon, ZONE).getTime() - Date.now() + 60_000;
-  t.equal(await ta.app.services.tasks.reopen(billingTask.id), 'skipped', 'completed before its date: not reopened');
-  t.equal(await ta.app.services.tasks.reopen(archiveTask.id), 'not_due', 'moved to a later date: not reopened by the earlier one');
+  t.equal(await ta.scoped(() => ta.app.services.tasks.reopen(billingTask.id)), 'skipped', 'completed before its date: not reopened');
+  t.equal(await ta.scoped(() => ta.app.services.tasks.reopen(archiveTask.id)), 'not_due', 'moved to a later date: not reopened by the earlier one');
   t.same((await tasksOf(ta, request.id)).map((x) => [x.system_name, x.status]).sort(), [['Archive', 'exempt'], ['Billing', 'completed'], ['Ledger', 'exempt']]);
   t.equal((await ta.sql.query(`SELECT count(*)::int AS n FROM outbox WHERE topic = 'task.send'`)).rows[0].n, 0, 'nothing sent');
 
   clock.shift = exemptionEndsAt(later, ZONE).getTime() - Date.now() + 60_000;
-  t.equal(await ta.app.services.tasks.reopen(archiveTask.id), 'reopened', 'the later date reopens it');
+  t.equal(await ta.scoped(() => ta.app.services.tasks.reopen(archiveTask.id)), 'reopened', 'the later date reopens it');
   const [send] = (await ta.sql.query(`SELECT id FROM outbox WHERE topic = 'task.send' AND payload->>'task_id' = $1`, [archiveTask.id])).rows;
   const mails: TaskMail[] = [];
-  const result = await ta.app.services.tasks.send(archiveTask.id, { sendRowId: send.id, addressed: () => ({ tenantId: ta.tenantId, topic: 'never', payload: {} }), mail: async (m) => void mails.push(m) });
+  const result = await ta.scoped(() => ta.app.services.tasks.send(archiveTask.id, { sendRowId: send.id, addressed: () => ({ tenantId: ta.tenantId, topic: 'never', payload: {} }), mail: async (m) => void mails.push(m) }));
   t.equal(result, 'mailed');
   t.match(mails, [{ to: 'records@archive.example', taskId: archiveTask.id, kind: 'erasure', externalRef: REF, sends: 1 }], 'the mail names the CRM reference from the locator');
 });

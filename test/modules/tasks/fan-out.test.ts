@@ -83,11 +83,11 @@ t.test('a task send run twice (its worker killed before the row was done) writes
   await ta.call({ method: 'POST', url: `/v1/rights-requests/${req.id}/approve`, payload: { identity: 'verified' } });
   const [row] = (await ta.sql.query(`SELECT id, payload FROM outbox WHERE topic = 'task.send'`)).rows;
   const run = () =>
-    ta.app.services.tasks.send(row.payload.task_id, {
+    ta.scoped(() => ta.app.services.tasks.send(row.payload.task_id, {
       sendRowId: row.id,
       addressed: (x, endpointId, type, data) => ({ ...addressedEventRow(x.tenantId, type as never, data as never, endpointId), refId: x.requestId }),
       mail: null,
-    });
+    }));
   t.equal(await run(), 'sent');
   t.equal(await run(), 'skipped', 'the second run finds its event written');
   const events = await ta.sql.query(`SELECT id FROM outbox WHERE payload->>'type' = 'erasure.requested'`);

@@ -106,13 +106,13 @@ t.test('a restriction withdrawn before anything was sent: tasks cancelled, no li
   t.equal(rest.length, 0, 'no restriction_lifted task: no system was ever told');
   t.match(task, { kind: 'restriction', status: 'cancelled', notified_at: null });
   const [send] = (await ta.sql.query(`SELECT id FROM outbox WHERE topic = 'task.send' AND payload->>'task_id' = $1`, [task.id])).rows;
-  const result = await ta.app.services.tasks.send(task.id, {
+  const result = await ta.scoped(() => ta.app.services.tasks.send(task.id, {
     sendRowId: send.id,
     addressed: (x, endpointId, type, data) => ({ ...addressedEventRow(x.tenantId, type as never, data as never, endpointId), refId: x.requestId }),
     mail: null,
-  });
+  }));
   t.equal(result, 'skipped', 'the send queued before the withdrawal sends nothing');
-  t.equal(await ta.app.services.tasks.sendBody(ta.tenantId, { task_id: task.id }), null, 'nor would a body built for it');
+  t.equal(await ta.scoped(() => ta.app.services.tasks.sendBody(ta.tenantId, { task_id: task.id })), null, 'nor would a body built for it');
   const callbackRefused = await ta.call({ method: 'POST', url: `/v1/rights-requests/${r.id}/tasks/${task.id}/complete`, payload: {} });
   t.equal(callbackRefused.statusCode, 409, 'a cancelled task takes no answer');
 });

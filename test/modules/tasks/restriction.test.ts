@@ -63,7 +63,7 @@ t.test('a restriction tells every system that handles restriction and every reci
   t.equal(sends.rowCount, 2, 'one send per task');
 
   const crmTask = tasks.find((x) => x.system_id === crm)!;
-  const body = await ta.app.services.tasks.sendBody(ta.tenantId, { task_id: crmTask.id, request_id: r.id, system_id: crm, due_date: r.due_date });
+  const body = await ta.scoped(() => ta.app.services.tasks.sendBody(ta.tenantId, { task_id: crmTask.id, request_id: r.id, system_id: crm, due_date: r.due_date }));
   const parsed = sentSchemaOf('restriction.requested').strict().safeParse(body);
   t.ok(parsed.success, `the body built at send time is the catalogue's restriction.requested data ${parsed.success ? '' : parsed.error.message}`);
   t.match(body, { subject: { identifiers: [{ type: 'email', value: EMAIL }] } });
@@ -130,7 +130,7 @@ t.test('lifting a restriction (Art. 18(3)): the person is told first; refused wh
   t.match(line, { from_status: null, to_status: null, facts: { subject_informed_at: told, reason_given: true }, note: 'The address was verified as accurate' }, "in the granted restriction's audit trail");
   const liftTasks = (await tasksOf(ta, r.id)).filter((x) => x.kind === 'restriction_lifted');
   t.same(liftTasks.map((x) => x.system_id).sort(), [crm, agency].sort(), 'every system that handles restriction and every recipient is told');
-  const body = await ta.app.services.tasks.sendBody(ta.tenantId, { task_id: liftTasks[0]!.id, request_id: r.id, system_id: liftTasks[0]!.system_id, due_date: null });
+  const body = await ta.scoped(() => ta.app.services.tasks.sendBody(ta.tenantId, { task_id: liftTasks[0]!.id, request_id: r.id, system_id: liftTasks[0]!.system_id, due_date: null }));
   t.ok(sentSchemaOf('restriction.lifted').strict().safeParse(body).success, "the body is the catalogue's restriction.lifted data");
   const events = await ta.sql.query(`SELECT count(*)::int AS n FROM rights_request_events WHERE request_id = $1 AND note_sealed IS NOT NULL`, [r.id]);
   t.ok(events.rows[0].n >= 1, 'the reason is sealed');
