@@ -143,11 +143,11 @@ async function main(): Promise<void> {
   for (const side of sides) {
     const h = headersOf(side);
     const purpose = seeds[side.name]!.purposes.consent;
-    const id = nextId(side);
-    const w = await fetch(`${side.url}/v1/subjects/${id}/consents`, { method: 'POST', headers: h, body: JSON.stringify({ decisions: [{ purpose, action: 'grant', source: 'api' }] }) });
+    const id = seeds[side.name]!.subjectIds[1]!;
+    const w = await fetch(`${side.url}/v1/subjects/${id}/consents`, { method: 'POST', headers: h, body: JSON.stringify({ decisions: [{ purpose, action: 'grant', source: 'api', evidence: { form_id: 'signup-form' } }] }) });
     const r = await fetch(`${side.url}/v1/subjects/${id}/consents`, { headers: h });
     const c = await fetch(`${side.url}/v1/consents/check`, { method: 'POST', headers: h, body: checkBodies[side.name] });
-    if (w.status !== 201 || r.status !== 200 || c.status !== 200) throw new Error(`sanity ${side.name}: write ${w.status}, read ${r.status}, check ${c.status}`);
+    if (w.status !== 201 || r.status !== 200 || c.status !== 200) throw new Error(`sanity ${side.name}: write ${w.status} ${await w.text()}, read ${r.status}, check ${c.status}`);
   }
 
   const results = [
@@ -160,7 +160,9 @@ async function main(): Promise<void> {
         setupRequest: (req) => ({
           ...req,
           path: `/v1/subjects/${nextId(side)}/consents`,
-          body: JSON.stringify({ decisions: [{ purpose: seeds[side.name]!.purposes.consent, action: flips[side.name]++ % 2 ? 'withdraw' : 'grant', source: 'api' }] }),
+          body: JSON.stringify({
+            decisions: [flips[side.name]++ % 2 ? { purpose: seeds[side.name]!.purposes.consent, action: 'withdraw', source: 'api' } : { purpose: seeds[side.name]!.purposes.consent, action: 'grant', source: 'api', evidence: { form_id: 'signup-form' } }],
+          }),
         }),
       }),
       opts.connections,
