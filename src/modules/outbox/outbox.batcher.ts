@@ -1,7 +1,10 @@
 // Group commit for the worker's bookkeeping: calls of one kind made while a statement of that kind is in flight are
 // gathered and sent as one statement when it returns, so N jobs running at once cost a few round trips instead of N
 // (each a statement, a commit and a wake-up of a Postgres backend: measured as most of the worker's time). A lone
-// call goes out at once: no timer, nothing added to its latency when the worker is idle.
+// call goes out at once: no timer, nothing added to its latency when the worker is idle. Calls are gathered per
+// tenant scope and each statement runs in its calls' scope: row-level security shows a statement one tenant's rows.
+import { currentTenant, inScopeOf } from '../../db/tenant-scope.js';
+
 export type BatchOptions = {
   /** Calls in one statement at most. */
   max?: number;
@@ -16,7 +19,7 @@ export type BatchOptions = {
 export function createBatcher<I, O>(run: (items: I[]) => Promise<O[]>, opts: BatchOptions = {}): (item: I) => Promise<O> {
   const max = opts.max ?? 100;
   const limit = opts.inFlight ?? 1;
-  type Call = { item: I; resolve: (o: O) => void; reject: (err: unknown) => void };
+  type Call = { item: I; tenant: string | null; resolve: (o: O) => void; reject: (err: unknown) => void };
   const waiting: Call[] = [];
   let running = 0;
 
@@ -30,10 +33,22 @@ export function createBatcher<I, O>(run: (items: I[]) => Promise<O[]>, opts: Bat
     }
   }
 
+  /** The oldest waiting call and the calls of its tenant after it, up to `max`, taken out of the queue in order. */
+  function nextBatch(): Call[] {
+    const tenant = waiting[0]!.tenant;
+    const batch: Call[] = [];
+    for (let i = 0; i < waiting.length && batch.length < max; ) {
+      if (waiting[i]!.tenant === tenant) batch.push(...waiting.splice(i, 1));
+      else i++;
+    }
+    return batch;
+  }
+
   function pump(): void {
     while (running < limit && waiting.length > 0) {
       running++;
-      void flush(waiting.splice(0, max)).finally(() => {
+      const batch = nextBatch();
+      void inScopeOf(batch[0]!.tenant, () => flush(batch)).finally(() => {
         running--;
         pump();
       });
@@ -42,7 +57,7 @@ export function createBatcher<I, O>(run: (items: I[]) => Promise<O[]>, opts: Bat
 
   return (item) =>
     new Promise<O>((resolve, reject) => {
-      waiting.push({ item, resolve, reject });
+      waiting.push({ item, tenant: currentTenant(), resolve, reject });
       pump();
     });
 }

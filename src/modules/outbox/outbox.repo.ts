@@ -1,6 +1,6 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Tx } from '../../db/client.js';
-import { currentTenant, withTenant } from '../../db/tenant-scope.js';
+import { withTenant } from '../../db/tenant-scope.js';
 import { createBatcher } from './outbox.batcher.js';
 import { outbox } from './outbox.table.js';
 
@@ -27,39 +27,24 @@ export function createOutboxRepo(db: Tx) {
       return row;
     });
   }
-  // The worker's processors take and complete rows through these, many jobs to a statement (outbox.batcher.ts).
-  // One pair per tenant: a statement runs in one tenant's scope, and row-level security hides every other's rows.
-  function createBatchers(tenantId: string) {
-    const take = createBatcher((calls: { id: string; holdMs: number }[]) =>
-      withTenant(tenantId, async () => {
-        const holds = [...new Set(calls.map((c) => c.holdMs))];
-        const answers = await Promise.all(holds.map((h) => takeMany(calls.filter((c) => c.holdMs === h).map((c) => c.id), h, db)));
-        const next = holds.map(() => 0);
-        return calls.map((c) => {
-          const k = holds.indexOf(c.holdMs);
-          return answers[k]![next[k]!++]!;
-        });
-      }),
-    );
-    const complete = createBatcher((calls: { id: string; attempts: number }[]) =>
-      withTenant(tenantId, async () => {
-        await db.execute(sql`
-          UPDATE outbox o SET status = 'done', last_error = NULL, locked_until = NULL, finished_at = now()
-            FROM unnest(${sql.param(calls.map((c) => c.id))}::uuid[], ${sql.param(calls.map((c) => c.attempts))}::int[]) AS v(id, attempts)
-           WHERE o.id = v.id AND o.status = 'enqueued' AND o.attempts = v.attempts`);
-        return calls.map(() => undefined);
-      }),
-    );
-    return { take, complete };
-  }
-  const batchers = new Map<string, ReturnType<typeof createBatchers>>();
-  function batchersOfScope() {
-    const tenantId = currentTenant();
-    if (!tenantId) throw new Error('an outbox row is taken or completed in its tenant scope (dispatcher.process)');
-    let b = batchers.get(tenantId);
-    if (!b) batchers.set(tenantId, (b = createBatchers(tenantId)));
-    return b;
-  }
+  // The worker's processors take and complete rows through these, many jobs to a statement (outbox.batcher.ts),
+  // each statement in the scope of its calls' tenant.
+  const takeBatched = createBatcher(async (calls: { id: string; holdMs: number }[]) => {
+    const holds = [...new Set(calls.map((c) => c.holdMs))];
+    const answers = await Promise.all(holds.map((h) => takeMany(calls.filter((c) => c.holdMs === h).map((c) => c.id), h, db)));
+    const next = holds.map(() => 0);
+    return calls.map((c) => {
+      const k = holds.indexOf(c.holdMs);
+      return answers[k]![next[k]!++]!;
+    });
+  });
+  const completeBatched = createBatcher(async (calls: { id: string; attempts: number }[]) => {
+    await db.execute(sql`
+      UPDATE outbox o SET status = 'done', last_error = NULL, locked_until = NULL, finished_at = now()
+        FROM unnest(${sql.param(calls.map((c) => c.id))}::uuid[], ${sql.param(calls.map((c) => c.attempts))}::int[]) AS v(id, attempts)
+       WHERE o.id = v.id AND o.status = 'enqueued' AND o.attempts = v.attempts`);
+    return calls.map(() => undefined);
+  });
 
   return {
     /** Called inside the transaction of the change it announces. */
@@ -122,7 +107,7 @@ export function createOutboxRepo(db: Tx) {
 
     /** A processor takes the row for holdMs; null when it is finished or another processor holds it. */
     async take(id: string, holdMs: number, tx: Tx = db): Promise<OutboxRow | null> {
-      if (tx === db) return batchersOfScope().take({ id, holdMs });
+      if (tx === db) return takeBatched({ id, holdMs });
       return (await takeMany([id], holdMs, tx))[0]!;
     },
 
@@ -145,7 +130,7 @@ export function createOutboxRepo(db: Tx) {
 
     /** Done, unless its handler finished or rescheduled it meanwhile, or it went back to the queue (a later attempt). */
     async complete(id: string, attempts: number, tx: Tx = db): Promise<void> {
-      if (tx === db) return batchersOfScope().complete({ id, attempts });
+      if (tx === db) return completeBatched({ id, attempts });
       await tx
         .update(outbox)
         .set({ status: 'done', lastError: null, lockedUntil: null, finishedAt: new Date() })

@@ -4,6 +4,7 @@
 import pino from 'pino';
 import t from 'tap';
 import { createDb, createPool } from '../../../src/db/client.js';
+import { currentTenant, withTenant } from '../../../src/db/tenant-scope.js';
 import { createBatcher } from '../../../src/modules/outbox/outbox.batcher.js';
 import { createOutboxRepo } from '../../../src/modules/outbox/outbox.repo.js';
 import { build } from '../../helper.js';
@@ -35,6 +36,54 @@ t.test('a call that fails a shared statement fails alone: the others are answere
   );
   t.ok(runs.some((r) => r.length > 1 && r.includes(13)), 'the failing call was first in a shared statement');
   t.ok(runs.some((r) => r.length === 1 && r[0] === 2), 'then each of its statement went again on its own');
+});
+
+t.test("calls of two tenants never share a statement: each runs in its calls' tenant scope", async (t) => {
+  const [a, b] = [crypto.randomUUID(), crypto.randomUUID()];
+  const statements: { scope: string | null; xs: string[] }[] = [];
+  const echo = createBatcher(async (xs: string[]) => {
+    statements.push({ scope: currentTenant(), xs });
+    await new Promise((r) => setTimeout(r, 20));
+    return xs;
+  });
+  const calls = [
+    withTenant(a, () => echo('a1')),
+    withTenant(b, () => echo('b1')),
+    withTenant(a, () => echo('a2')),
+    withTenant(b, () => echo('b2')),
+    echo('none'),
+    withTenant(a, () => echo('a3')),
+  ];
+  t.same(await Promise.all(calls), ['a1', 'b1', 'a2', 'b2', 'none', 'a3'], 'every caller gets its own answer');
+  t.same(
+    statements,
+    [
+      { scope: a, xs: ['a1'] },
+      { scope: b, xs: ['b1', 'b2'] },
+      { scope: a, xs: ['a2', 'a3'] },
+      { scope: null, xs: ['none'] },
+    ],
+    "the oldest waiting call's tenant goes next, with its tenant's other calls; a call outside a scope runs in none",
+  );
+});
+
+t.test('processors of two tenants take and complete rows at once: each statement sees its own tenant\'s rows', async (t) => {
+  const ta = await build(t);
+  const other = await ta.newTenant('Other controller');
+  const pool = createPool({ ...ta.config.database, poolMax: 4 }, pino({ level: 'silent' }));
+  t.teardown(() => pool.end());
+  const db = createDb(pool);
+  const outbox = createOutboxRepo(db);
+  const insert = (tenantId: string) => withTenant(tenantId, () => outbox.insert(Array.from({ length: 5 }, (_, n) => ({ tenantId, topic: 'test.batch', payload: { n } })), db));
+  const rows = [...(await insert(ta.tenantId)).map((id) => ({ id, tenantId: ta.tenantId })), ...(await insert(other)).map((id) => ({ id, tenantId: other }))];
+  await outbox.claimDue(100, new Date(Date.now() + 60_000));
+  // Interleaved, as jobs of two tenants arrive at one worker.
+  const order = [0, 5, 1, 6, 2, 7, 3, 8, 4, 9].map((k) => rows[k]!);
+  const taken = await Promise.all(order.map((r) => withTenant(r.tenantId, () => outbox.take(r.id, 10_000))));
+  t.same(taken.map((r) => r?.id), order.map((r) => r.id), 'every row is taken by its own processor');
+  await Promise.all(order.map((r) => withTenant(r.tenantId, () => outbox.complete(r.id, 1))));
+  const { rows: status } = await ta.sql.query<{ n: number }>("SELECT count(*)::int AS n FROM outbox WHERE id = ANY($1::uuid[]) AND status = 'done'", [rows.map((r) => r.id)]);
+  t.equal(status[0]!.n, 10, 'and every one is completed');
 });
 
 t.test('many processors asking for one row at once: exactly one takes it, in batched and lone statements alike', async (t) => {

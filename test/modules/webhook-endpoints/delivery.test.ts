@@ -65,3 +65,41 @@ t.test('a receiver answering 500 gets retries with the same webhook-id, then suc
   }
   t.fail('delivery never succeeded');
 });
+
+t.test("two tenants' events delivered at once by one worker: every one once, every delivery recorded in its tenant", async (t) => {
+  // No reconciler within the test: a row a statement of the wrong tenant skipped would never be delivered, and a
+  // success recorded in the wrong tenant would leave its delivery pending.
+  const ta = await build(t, { env: { ...FAST, OUTBOX_RECONCILE_MS: '60000', OUTBOX_VISIBILITY_TIMEOUT_MS: '60000' } });
+  const other = await ta.newTenant('Other controller');
+  const worker = await startTestWorker(t, ta);
+  t.ok(worker);
+  const receivers = { [ta.tenantId]: await startReceiver(t), [other]: await startReceiver(t) };
+  const endpoints: Record<string, string> = {};
+  for (const tenantId of [ta.tenantId, other]) {
+    const created = await ta.call({ method: 'POST', url: '/v1/webhook-endpoints', tenantId, payload: { url: receivers[tenantId]!.url, event_types: ['subject.created'] } });
+    endpoints[tenantId] = created.json().id;
+  }
+  // Interleaved, so the worker's batched statements meet rows of both tenants at the same moment.
+  const created = await Promise.all(
+    Array.from({ length: 40 }, (_, n) => {
+      const tenantId = n % 2 ? other : ta.tenantId;
+      return ta.call({ method: 'POST', url: '/v1/subjects', tenantId, payload: { identifiers: [{ type: 'email', value: `both.${n}@example.org` }] } }).then((r) => ({ tenantId, id: r.json().id as string }));
+    }),
+  );
+  for (const tenantId of [ta.tenantId, other]) {
+    const mine = new Set(created.filter((c) => c.tenantId === tenantId).map((c) => c.id));
+    const got = await receivers[tenantId]!.waitFor((all) => all.length >= 20);
+    const ids = receivers[tenantId]!.received.map((m) => JSON.parse(m.body).data.subject_id as string);
+    t.equal(ids.length, 20, `tenant ${tenantId === other ? 'B' : 'A'}: twenty deliveries, none twice`);
+    t.ok(ids.every((id) => mine.has(id)) && got.length === 20, "each of its own subjects, none of the other tenant's");
+  }
+  await new Promise((r) => setTimeout(r, 500));
+  const { rows } = await ta.sql.query<{ tenant_id: string; status: string; n: number }>(
+    "SELECT tenant_id, status, count(*)::int AS n FROM webhook_deliveries GROUP BY 1, 2 ORDER BY 1, 2",
+  );
+  t.same(
+    rows.map((r) => [r.tenant_id, r.status, r.n]).sort(),
+    [[ta.tenantId, 'succeeded', 20], [other, 'succeeded', 20]].sort(),
+    'and every delivery is recorded as succeeded, in its own tenant',
+  );
+});
