@@ -257,7 +257,10 @@ class PartWalker {
   private seen = new Set<string>();
   private depth = 0;
   private single = false;
-  private asm: Assembler | null = null;
+  // One assembler for all the part's records, each assembled in turn (it is ready for the next once a record ends):
+  // an assembler per record made V8 move about 0.65 byte into the old generation per byte of part assembled,
+  // garbage that waits there for a full collection.
+  private readonly asm: Assembler | null;
   private comma = false;
   text = '';
   events: PartEvent[] = [];
@@ -266,7 +269,9 @@ class PartWalker {
     private readonly label: string,
     private readonly keep: (category: string) => boolean,
     private readonly mode: 'records' | 'text',
-  ) {}
+  ) {
+    this.asm = mode === 'records' ? new Assembler() : null;
+  }
 
   private write(tok: Token) {
     if (this.mode !== 'text') return;
@@ -306,10 +311,8 @@ class PartWalker {
     this.single = single;
     this.state = 'record';
     this.depth = 1;
-    if (this.mode === 'records') {
-      this.asm = new Assembler();
-      this.asm.consume(tok as never);
-    } else this.write(tok);
+    if (this.asm) this.asm.consume(tok as never);
+    else this.write(tok);
   }
 
   feed(tokens: Token[]) {
@@ -322,7 +325,6 @@ class PartWalker {
           else this.write(tok);
           if (this.depth === 0) {
             if (this.asm) this.events.push({ category: this.category, record: this.asm.current as JsonRecord });
-            this.asm = null;
             this.state = this.single ? 'top' : 'array';
           }
           break;
