@@ -24,7 +24,7 @@ import portalRoutes from './modules/portal/portal.routes.js';
 import unsubscribeRoutes from './modules/unsubscribe/unsubscribe.routes.js';
 import preferencesRoutes from './modules/preferences/preferences.routes.js';
 import auth, { CLOCK_TOLERANCE_MS } from './plugins/auth.js';
-import { openScope } from './db/tenant-scope.js';
+import { inScopeOf } from './db/tenant-scope.js';
 import { createDenylist } from './modules/tokens/tokens.denylist.js';
 import { createServiceTokensRepo } from './modules/tokens/tokens.repo.js';
 import db from './plugins/db.js';
@@ -124,7 +124,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
 
   app.decorate('config', config);
   // Every request runs in a tenant scope, named once its token or link says whose it is (src/db/tenant-scope.ts).
-  app.addHook('onRequest', (_request, _reply, done) => openScope(done));
+  app.addHook('onRequest', (_request, _reply, done) => inScopeOf(null, done));
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });

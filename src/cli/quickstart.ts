@@ -23,8 +23,7 @@ function portIsFree(port: number, host: string): Promise<boolean> {
   });
 }
 
-/** The demo tenant, looked up by name so re-running never piles up tenants. */
-/** The demo tenant, found by name across tenants (so through the owner's handle, as the CLI would) or created. */
+/** The demo tenant, looked up by name so re-running never piles up tenants: found across tenants (so through the owner's handle, as the CLI would) or created. */
 async function demoTenant(api: RunningApi, owner: Db): Promise<{ id: string; created: boolean }> {
   const [found] = await owner
     .select({ id: tenants.id })

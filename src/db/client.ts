@@ -4,6 +4,7 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import * as schema from './schema.js';
+import { bypassesRowSecuritySql } from './roles.js';
 import { currentTenant } from './tenant-scope.js';
 
 export type Db = NodePgDatabase<typeof schema> & { $client: pg.Pool };
@@ -24,9 +25,7 @@ type ScopedClient = pg.PoolClient & { rightfulTenant?: string };
 // when it changes: a pool serving one tenant pays nothing, and no connection ever runs a caller's statement under
 // another tenant's name. A new connection is first checked: a role that bypasses the policies is refused.
 const ALIGN_SQL = "SELECT set_config('rightful.tenant_id', $1, false)";
-const CHECK_SQL = `SELECT set_config('rightful.tenant_id', $1, false),
-  (SELECT r.rolsuper OR r.rolbypassrls OR EXISTS (SELECT 1 FROM pg_class c WHERE c.relowner = r.oid AND c.relnamespace = 'public'::regnamespace)
-     FROM pg_roles r WHERE r.rolname = current_user) AS bypasses`;
+const CHECK_SQL = `SELECT set_config('rightful.tenant_id', $1, false), ${bypassesRowSecuritySql('current_user')} AS bypasses`;
 
 class TenantScopedPool extends pg.Pool {
   // pg-pool's own query() checks out through connect(cb), so every statement passes here.

@@ -14,6 +14,12 @@ export type AppRole = {
 
 export class AppRoleError extends Error {}
 
+/** Whether the role named by the SQL expression `role` would bypass the policies: a superuser, BYPASSRLS, or an owner
+ * of the tables (an owner may switch them off). */
+export const bypassesRowSecuritySql = (role: string) =>
+  `(SELECT r.rolsuper OR r.rolbypassrls OR EXISTS (SELECT 1 FROM pg_class c WHERE c.relowner = r.oid AND c.relnamespace = 'public'::regnamespace)
+     FROM pg_roles r WHERE r.rolname = ${role})`;
+
 /** The application role's password: derived, so it is never stored and changes with the master key. */
 export function derivedPassword(masterKey: Buffer): string {
   return Buffer.from(hkdfSync('sha256', masterKey, Buffer.alloc(0), 'rightful database application role v1', 32)).toString('base64url');
@@ -65,11 +71,7 @@ export async function ensureAppRole(ownerUrl: string, role: AppRole): Promise<vo
         await new Promise((r) => setTimeout(r, 20 * attempt + Math.random() * 50));
       }
     }
-    const attrs = await client.query<{ bypasses: boolean }>(
-      `SELECT r.rolsuper OR r.rolbypassrls OR EXISTS (SELECT 1 FROM pg_class c WHERE c.relowner = r.oid AND c.relnamespace = 'public'::regnamespace) AS bypasses
-         FROM pg_roles r WHERE r.rolname = $1`,
-      [role.name],
-    );
+    const attrs = await client.query<{ bypasses: boolean | null }>(`SELECT ${bypassesRowSecuritySql('$1')} AS bypasses`, [role.name]);
     if (attrs.rows[0]?.bypasses !== false) throw new AppRoleError(`the application role ${role.name} bypasses row-level security (a superuser, BYPASSRLS, or an owner of the tables)`);
   } finally {
     await client.end();

@@ -20,14 +20,12 @@ export function withTenant<T>(tenantId: string, fn: () => T): T {
   return storage.run({ tenantId: checked(tenantId) }, fn);
 }
 
-/** Runs fn in the scope `currentTenant()` returned earlier: a tenant's, or none (where every tenant table is empty). */
+/**
+ * Runs fn in the scope `currentTenant()` returned earlier: a tenant's, or none (where every tenant table is empty).
+ * A request starts in a scope of none, bound to its tenant once its token or link says whose it is (`bindTenant`).
+ */
 export function inScopeOf<T>(tenantId: string | null, fn: () => T): T {
   return tenantId === null ? storage.run({ tenantId: null }, fn) : withTenant(tenantId, fn);
-}
-
-/** Opens a scope with no tenant yet, for a request whose tenant is known once it is authenticated. */
-export function openScope(fn: () => void): void {
-  storage.run({ tenantId: null }, fn);
 }
 
 /**

@@ -2,11 +2,11 @@
 // download budget, which releases the package only against a one-time code mailed to the person's email identifier
 // (Art. 32: a forwarded or intercepted link alone does not hand out someone's whole file). Every copy issued and
 // every download is a line in the request's audit trail.
-import { inTenant } from '../../db/tenant-scope.js';
 import { createHash, createHmac, hkdfSync, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { and, desc, eq, sql } from 'drizzle-orm';
 import { inTransaction, type Db, type Tx } from '../../db/client.js';
+import { inTenant } from '../../db/tenant-scope.js';
 import { open, seal } from '../../lib/crypto.js';
 import { ValidationFailed } from '../../lib/errors.js';
 import type { Keyring } from '../../lib/keyring.js';

@@ -2,12 +2,12 @@
 // task, the uploads (streamed, checked, sealed chunk by chunk under the person's data key), the DPO's review before
 // release (Art. 15(4)), the package handed out (each copy recorded, Art. 15(3)) and the deletion of the gathered
 // data after the tenant's retention period or at once on erasure.
-import { bindTenant } from '../../db/tenant-scope.js';
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { parser } from 'stream-json';
 import { inTransaction, type Db, type Tx } from '../../db/client.js';
+import { bindTenant } from '../../db/tenant-scope.js';
 import { open, seal } from '../../lib/crypto.js';
 import { ServiceUnavailable, ValidationFailed, type FieldProblem } from '../../lib/errors.js';
 import { createGate } from '../../lib/gate.js';
@@ -340,10 +340,10 @@ export function createExportsService(deps: {
       const provided = providedCategoriesOf(input.providedCategories);
       if (input.declaredBytes !== undefined && input.declaredBytes > deps.partMaxBytes) throw new PartTooLarge(deps.partMaxBytes);
       const now = clock();
+      // A callback link names a task of some tenant: the scope is named before the transaction takes its connection.
+      const callbackTaskId = target.kind === 'callback' ? deps.tokens.taskIdOf(target.token) : null;
       if (target.kind === 'callback') {
-        // The link names a task of some tenant: the scope is named before the transaction takes its connection.
-        const id = deps.tokens.taskIdOf(target.token);
-        const owner = id && (await tasksRepo.tenantOf(id));
+        const owner = callbackTaskId && (await tasksRepo.tenantOf(callbackTaskId));
         if (!owner) throw new CallbackNotFound();
         bindTenant(owner);
       }
@@ -352,8 +352,7 @@ export function createExportsService(deps: {
         let requestId: string;
         let taskId: string;
         if (target.kind === 'callback') {
-          const id = deps.tokens.taskIdOf(target.token);
-          const found = id ? await tasksRepo.byId(id, tx) : undefined;
+          const found = callbackTaskId ? await tasksRepo.byId(callbackTaskId, tx) : undefined;
           if (!found || !deps.tokens.verify(target.token, found.id, found.sends)) throw new CallbackNotFound();
           ({ tenantId, requestId, id: taskId } = found);
         } else {

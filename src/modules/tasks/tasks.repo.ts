@@ -57,12 +57,12 @@ export function createTasksRepo(db: Tx) {
         .limit(1);
       return row;
     },
-    /** A task by id alone, for a callback (the tenant comes from the row, the token proves the caller). */
     /** The tenant of a task named by a callback link, before any scope knows it: the one lookup across tenants. */
     async tenantOf(taskId: string): Promise<string | undefined> {
       const result = await db.execute<{ tenant_id: string | null }>(sql`SELECT rightful_task_tenant(${taskId}::uuid) AS tenant_id`);
       return result.rows[0]?.tenant_id ?? undefined;
     },
+    /** A task by id alone, for a callback (the token proves the caller), in the scope of the task's tenant. */
     async byId(taskId: string, tx: Tx = db): Promise<TaskRow | undefined> {
       const [row] = await tx.select().from(systemTasks).where(eq(systemTasks.id, taskId)).limit(1);
       return row;

@@ -8,9 +8,9 @@
 // find them (its `external_ref` and the identifiers, as the task is sent), sealed under a key of the task's own: the
 // system lawfully keeps the data until then and must be told to erase it then, and Rightful must not keep more than
 // it takes to tell it, nor longer. The key and the sealed locator are destroyed when the task closes.
-import { inTenant } from '../../db/tenant-scope.js';
 import { createHash } from 'node:crypto';
 import { inTransaction, type Db, type Tx } from '../../db/client.js';
+import { inTenant } from '../../db/tenant-scope.js';
 import { newWrappedKey, open, seal, unwrapKey } from '../../lib/crypto.js';
 import { ValidationFailed } from '../../lib/errors.js';
 import type { IdentifierType } from '../../lib/identifiers.js';

@@ -2,8 +2,8 @@
 // List-Unsubscribe header of its emails; the mail provider POSTs it when the person clicks "unsubscribe". That
 // records, at once and without a login, an objection to direct marketing for the purpose and, where the purpose
 // rests on consent and it is granted, the withdrawal.
-import { bindTenant } from '../../db/tenant-scope.js';
 import { inTransaction, type Db } from '../../db/client.js';
+import { bindTenant } from '../../db/tenant-scope.js';
 import { UnknownPurpose } from '../consents/consents.errors.js';
 import type { ConsentsService } from '../consents/consents.service.js';
 import type { PurposeRow, PurposesRepo } from '../purposes/purposes.repo.js';
