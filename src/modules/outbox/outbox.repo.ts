@@ -9,6 +9,14 @@ export type OutboxRow = typeof outbox.$inferSelect;
 export type QueuedRow = { id: string; tenantId: string; topic: string; attempts: number };
 const queued = (r: { id: string; tenant_id: string; topic: string; attempts: number }): QueuedRow => ({ id: r.id, tenantId: r.tenant_id, topic: r.topic, attempts: r.attempts });
 
+// "The row is in flight", written so that the planner cannot answer it from the partial index `outbox_in_flight`.
+// Every statement that names its rows by id must find them through the primary key; but the outbox's statistics lag
+// its churn (a backlog claimed since the last ANALYZE still counts as pending), and with `status = 'enqueued'` the
+// planner then reads the whole in-flight index as if it held a row or two: measured at 4.7 ms for a one-row take with
+// 20,000 rows in flight, against 0.3 ms by the key.
+const inFlight = sql`(${outbox.status} || '') = 'enqueued'`;
+const inFlightRaw = sql.raw(`(o.status || '') = 'enqueued'`);
+
 export type NewOutboxRow = { id?: string; tenantId: string; topic: string; payload: Record<string, unknown>; availableAt?: Date; refId?: string };
 
 export function createOutboxRepo(db: Tx) {
@@ -17,7 +25,7 @@ export function createOutboxRepo(db: Tx) {
     const rows = await tx
       .update(outbox)
       .set({ lockedUntil: sql`now() + make_interval(secs => ${holdMs / 1000})` })
-      .where(and(inArray(outbox.id, ids), eq(outbox.status, 'enqueued'), sql`(${outbox.lockedUntil} IS NULL OR ${outbox.lockedUntil} < now())`))
+      .where(and(sql`${outbox.id} = ANY(${sql.param(ids)}::uuid[])`, inFlight, sql`(${outbox.lockedUntil} IS NULL OR ${outbox.lockedUntil} < now())`))
       .returning();
     const byId = new Map(rows.map((r) => [r.id, r]));
     // A row asked for twice in one batch (two jobs of one row) goes to the first asker only: one holder at a time.
@@ -42,7 +50,7 @@ export function createOutboxRepo(db: Tx) {
     await db.execute(sql`
       UPDATE outbox o SET status = 'done', last_error = NULL, locked_until = NULL, finished_at = now()
         FROM unnest(${sql.param(calls.map((c) => c.id))}::uuid[], ${sql.param(calls.map((c) => c.attempts))}::int[]) AS v(id, attempts)
-       WHERE o.id = v.id AND o.status = 'enqueued' AND o.attempts = v.attempts`);
+       WHERE o.id = v.id AND ${inFlightRaw} AND o.attempts = v.attempts`);
     return calls.map(() => undefined);
   });
 
@@ -75,7 +83,7 @@ export function createOutboxRepo(db: Tx) {
           await db
             .update(outbox)
             .set({ status: 'pending', enqueuedAt: null, lastError: error })
-            .where(and(inArray(outbox.id, ids), eq(outbox.status, 'enqueued')));
+            .where(and(inArray(outbox.id, ids), inFlight));
         });
       }
     },
@@ -97,7 +105,7 @@ export function createOutboxRepo(db: Tx) {
           .where(
             and(
               eq(outbox.id, row.id),
-              eq(outbox.status, 'enqueued'),
+              inFlight,
               eq(outbox.attempts, row.attempts),
               sql`(${outbox.lockedUntil} IS NULL OR ${outbox.lockedUntil} < now())`,
             ),
@@ -125,7 +133,7 @@ export function createOutboxRepo(db: Tx) {
       await tx
         .update(outbox)
         .set({ lockedUntil: null, lastError: error })
-        .where(and(eq(outbox.id, id), eq(outbox.status, 'enqueued'), eq(outbox.attempts, attempts)));
+        .where(and(eq(outbox.id, id), inFlight, eq(outbox.attempts, attempts)));
     },
 
     /** Done, unless its handler finished or rescheduled it meanwhile, or it went back to the queue (a later attempt). */
@@ -134,7 +142,7 @@ export function createOutboxRepo(db: Tx) {
       await tx
         .update(outbox)
         .set({ status: 'done', lastError: null, lockedUntil: null, finishedAt: new Date() })
-        .where(and(eq(outbox.id, id), eq(outbox.status, 'enqueued'), eq(outbox.attempts, attempts)));
+        .where(and(eq(outbox.id, id), inFlight, eq(outbox.attempts, attempts)));
     },
 
     /** Schedules the row again (a webhook retry): it goes back to pending, due at `at`. */
