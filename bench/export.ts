@@ -12,7 +12,7 @@
 //
 // Knobs (env): BENCH_EXPORT_MB (100), BENCH_EXPORT_SYSTEMS (5), BENCH_EXPORT_EVENTS (10000), BENCH_EXPORT_PARALLEL (4),
 // BENCH_EXPORT_DB (rightful_bench_export), BENCH_ADMIN_URL (postgres://postgres@127.0.0.1:5432/postgres),
-// REDIS_URL (redis://127.0.0.1:6379).
+// REDIS_URL (redis://127.0.0.1:6379), BENCH_EXPORT_NODE_ARGS (node options for the API process, space-separated).
 import http from 'node:http';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,6 +22,7 @@ import pg from 'pg';
 import { SMTPServer } from 'smtp-server';
 import { loadConfig } from '../src/config.js';
 import { createDb, createPool } from '../src/db/client.js';
+import { readBytea } from '../src/db/copy-bytea.js';
 import { runMigrations } from '../src/db/migrate.js';
 import { createKeyring } from '../src/lib/keyring.js';
 import { signToken } from '../src/lib/tokens.js';
@@ -37,6 +38,8 @@ const opts = {
   db: env.BENCH_EXPORT_DB ?? 'rightful_bench_export',
   adminUrl: env.BENCH_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
   redisUrl: env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+  // Node options for the API process alone (e.g. V8 heap flags to compare), split on spaces.
+  nodeArgs: (env.BENCH_EXPORT_NODE_ARGS ?? '').split(' ').filter(Boolean),
 };
 const PREFIX = `rightful-bench-export-${process.pid}`;
 const MB = 2 ** 20;
@@ -131,7 +134,7 @@ function download(url: string, code: string): Promise<{ ttfbMs: number; totalMs:
   });
 }
 
-/** The baseline: every chunk of every part read from Postgres one by one (as the package reads them). */
+/** The baseline: every chunk of every part read from Postgres one by one, as the package reads them (COPY, binary). */
 async function baselineRead(pool: pg.Pool): Promise<{ ttfbMs: number; totalMs: number; bytes: number }> {
   const t0 = performance.now();
   const parts = (await pool.query<{ id: string; chunks: number }>('SELECT id, chunks FROM export_parts ORDER BY uploaded_at')).rows;
@@ -139,9 +142,9 @@ async function baselineRead(pool: pg.Pool): Promise<{ ttfbMs: number; totalMs: n
   let ttfb = 0;
   for (const p of parts) {
     for (let seq = 0; seq < p.chunks; seq++) {
-      const r = await pool.query<{ sealed: Buffer }>('SELECT sealed FROM export_part_chunks WHERE part_id = $1 AND seq = $2', [p.id, seq]);
+      const sealed = await readBytea(pool, (literal) => `SELECT sealed FROM export_part_chunks WHERE part_id = ${literal(p.id)} AND seq = ${seq}`);
       if (bytes === 0) ttfb = performance.now() - t0;
-      bytes += r.rows[0]!.sealed.length;
+      bytes += sealed!.length;
     }
   }
   return { ttfbMs: ttfb, totalMs: performance.now() - t0, bytes };
@@ -179,7 +182,7 @@ async function main(): Promise<void> {
 
   const apiPort = await freePort();
   const apiUrl = `http://127.0.0.1:${apiPort}`;
-  const api = run.spawnChild('api', process.execPath, ['--import', 'tsx', '--import', `data:text/javascript,${encodeURIComponent(PROBE)}`, 'src/server.ts'], {
+  const api = run.spawnChild('api', process.execPath, [...opts.nodeArgs, '--import', 'tsx', '--import', `data:text/javascript,${encodeURIComponent(PROBE)}`, 'src/server.ts'], {
     DATABASE_URL: databaseUrl,
     REDIS_URL: opts.redisUrl,
     REDIS_PREFIX: PREFIX,

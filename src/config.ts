@@ -69,6 +69,8 @@ const EnvSchema = z.object({
   // The largest part of an access or portability export one system may upload (bytes; default 50 MB).
   EXPORT_PART_MAX_BYTES: z.coerce.number().int().min(1024).max(2_147_483_647).default(52_428_800),
   EXPORT_BUILDS_MAX: z.coerce.number().int().min(1).max(64).default(2),
+  // How far the API's V8 heap may grow past its live data before a full collection (README "Memory"); 0: V8's own.
+  HEAP_GROWING_PERCENT: z.coerce.number().int().min(0).max(400).default(20),
   // Prometheus metrics: off unless a token or a separate port is set (README "Metrics").
   METRICS_TOKEN: z.string().regex(/^[\x21-\x7e]{32,256}$/, 'METRICS_TOKEN must be 32-256 printable ASCII characters').optional(),
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
@@ -121,6 +123,8 @@ export type Config = {
   smtp: { url: string; from: string } | null;
   worker: { concurrency: number; healthPort: number; sweepMs: number; reconcileMs: number; visibilityTimeoutMs: number };
   exports: { partMaxBytes: number; buildsMax: number };
+  /** V8's heap growing factor for the API process, as a percentage over 1 (0: V8's own heuristic). */
+  heapGrowingPercent: number;
   metrics: { token: string | null; port: number | null };
 };
 
@@ -245,6 +249,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       visibilityTimeoutMs: e.OUTBOX_VISIBILITY_TIMEOUT_MS,
     },
     exports: { partMaxBytes: e.EXPORT_PART_MAX_BYTES, buildsMax: e.EXPORT_BUILDS_MAX },
+    heapGrowingPercent: e.HEAP_GROWING_PERCENT,
     metrics: { token: e.METRICS_TOKEN ?? null, port: e.METRICS_PORT ?? null },
     ...overrides,
   };

@@ -8,6 +8,7 @@ import pino, { type Logger } from 'pino';
 import { buildApp, loggerOptions } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { EmbeddedPostgresError, openDatabase, type OpenedDatabase } from './db/embedded.js';
+import { limitHeapGrowth } from './lib/heap.js';
 import { startInProcessWorker, startWorker, type WorkerRuntime } from './worker-runtime.js';
 
 export type RunningApi = {
@@ -28,6 +29,7 @@ export type RunningApi = {
  */
 export async function startApi(loaded: Config, opts: { log?: Logger; workerWithRedis?: boolean } = {}): Promise<RunningApi> {
   const log = opts.log ?? pino(loggerOptions(loaded));
+  limitHeapGrowth(loaded.heapGrowingPercent);
   const database = await openDatabase(loaded, { mode: 'own', log: (m) => log.info(m) });
   const config = database.config;
   let app: FastifyInstance | undefined;

@@ -1,6 +1,7 @@
 // All SQL of exports: the package row, the parts and their sealed chunks.
 import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm';
-import type { Tx } from '../../db/client.js';
+import type { Db, Tx } from '../../db/client.js';
+import { readBytea } from '../../db/copy-bytea.js';
 import { systems } from '../systems/systems.table.js';
 import { exportPackages, exportPartChunks, exportParts } from './exports.table.js';
 
@@ -71,13 +72,13 @@ export function createExportsRepo(db: Tx) {
         .orderBy(asc(exportParts.uploadedAt), asc(exportParts.id));
       return rows.map((r) => ({ ...r.part, systemName: r.systemName }));
     },
-    async chunk(tenantId: string, partId: string, seq: number, tx: Tx = db): Promise<Buffer | undefined> {
-      const [row] = await tx
-        .select({ sealed: exportPartChunks.sealed })
-        .from(exportPartChunks)
-        .where(and(eq(exportPartChunks.tenantId, tenantId), eq(exportPartChunks.partId, partId), eq(exportPartChunks.seq, seq)))
-        .limit(1);
-      return row?.sealed;
+    /** One sealed chunk, read as bytes (src/db/copy-bytea.ts: no hex text in between). */
+    async chunk(tenantId: string, partId: string, seq: number): Promise<Buffer | undefined> {
+      if (!Number.isInteger(seq) || seq < 0) throw new Error('chunk seq must be a non-negative integer');
+      return readBytea(
+        (db as Db).$client,
+        (literal) => `SELECT sealed FROM export_part_chunks WHERE tenant_id = ${literal(tenantId)} AND part_id = ${literal(partId)} AND seq = ${seq}`,
+      );
     },
     /** Deletes the gathered data of these requests (the parts, their chunks by cascade) and marks it deleted. */
     async deleteData(tenantId: string, requestIds: string[], at: Date, tx: Tx): Promise<number> {
