@@ -24,6 +24,8 @@ import { conditions, createRun, dbUrl, dropDatabase, env, freePort, httpOk, log,
 import { emailOf, seed, type SeedResult } from './seed.js';
 
 const PIDFILE = join(RESULTS, '.pids');
+// 1 format byte + 12 IV + 16 tag + {"form_id":"bench-signup-form"} (31 bytes): the grant's sealed evidence.
+const EVIDENCE_SEALED_BYTES = 1 + 12 + 16 + 31;
 
 const opts = {
   db: env.BENCH_DB ?? 'rightful_bench',
@@ -165,6 +167,8 @@ function pgbench(s: SeedResult, hash: string): Workload {
     '-D', `lo=${s.bulkFrom}`,
     '-D', `hi=${s.subjectIds.length - 1}`,
     '-D', `hash=${hash}`,
+    // The sealed evidence of a grant ({"form_id": …} under the subject's key): as many bytes as the service writes.
+    '-D', `evidence=${'ab'.repeat(EVIDENCE_SEALED_BYTES)}`,
     '-h', u.hostname,
     '-p', u.port || '5432',
     '-U', decodeURIComponent(u.username || 'postgres'),
@@ -396,7 +400,10 @@ async function main(): Promise<void> {
     api.pid,
   );
   let flip = 0;
-  const bodies = ['grant', 'withdraw'].map((action) => JSON.stringify({ decisions: [{ purpose, action, source: 'api' }] }));
+  // A grant names the form it was collected on (Art. 7(1): the proof the controller must be able to show).
+  const bodies = ['grant', 'withdraw'].map((action) =>
+    JSON.stringify({ decisions: [{ purpose, action, source: 'api', ...(action === 'grant' ? { evidence: { form_id: 'bench-signup-form' } } : {}) }] }),
+  );
   const writesW = cannon(
     'consent writes: POST /v1/subjects/{id}/consents',
     {
