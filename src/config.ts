@@ -69,7 +69,7 @@ const EnvSchema = z.object({
   // The largest part of an access or portability export one system may upload (bytes; default 50 MB).
   EXPORT_PART_MAX_BYTES: z.coerce.number().int().min(1024).max(2_147_483_647).default(52_428_800),
   EXPORT_BUILDS_MAX: z.coerce.number().int().min(1).max(64).default(2),
-  // How far the API's V8 heap may grow past its live data before a full collection (README "Memory"); 0: V8's own.
+  // How far the API's V8 heap may grow past its live data before a full collection (README "Operating it"); 0: V8's own.
   HEAP_GROWING_PERCENT: z.coerce.number().int().min(0).max(400).default(20),
   // Prometheus metrics: off unless a token or a separate port is set (README "Metrics").
   METRICS_TOKEN: z.string().regex(/^[\x21-\x7e]{32,256}$/, 'METRICS_TOKEN must be 32-256 printable ASCII characters').optional(),

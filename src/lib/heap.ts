@@ -2,8 +2,8 @@
 // data that survived the last full collection (its own heuristic, and for a heap of this size it leans to the top),
 // so short-lived garbage that outlives two young collections piles up long before it is reclaimed. Building export
 // packages makes exactly that garbage: measured by `npm run bench:export`, four downloads at once grew the API's RSS
-// by about 80 MB with V8's heuristic and 27 MB at 20 % (README "Memory"). A full collection marks concurrently, and
-// at this live size costs a few milliseconds, so the hot paths pay little for it.
+// by about 80 MB with V8's heuristic and by 19–27 MB at 20 % (README "Operating it" and "Benchmarks"). A full
+// collection marks concurrently, and at this live size costs a few milliseconds, so the hot paths pay little for it.
 import v8 from 'node:v8';
 
 /** Sets V8's heap growing factor to 1 + percent/100 from the next collection on; 0 leaves V8's own heuristic. */
