@@ -18,14 +18,16 @@ import pg from 'pg';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { runMigrations } from '../src/db/migrate.js';
+import { seal } from '../src/lib/crypto.js';
 import { signToken } from '../src/lib/tokens.js';
 import { SCOPES } from '../src/plugins/auth.js';
 import { conditions, createRun, dbUrl, dropDatabase, env, freePort, httpOk, log, machineTicks, num, percentile, postgresVersion, procTicks, RESULTS, ROOT, runMain } from './processes.js';
 import { emailOf, seed, type SeedResult } from './seed.js';
 
 const PIDFILE = join(RESULTS, '.pids');
-// 1 format byte + 12 IV + 16 tag + {"form_id":"bench-signup-form"} (31 bytes): the grant's sealed evidence.
-const EVIDENCE_SEALED_BYTES = 1 + 12 + 16 + 31;
+// What a grant names as its proof (Art. 7(1)), and that proof sealed as the service seals it, for the pgbench script.
+const GRANT_EVIDENCE = { form_id: 'bench-signup-form' };
+const GRANT_EVIDENCE_SEALED = seal(randomBytes(32), Buffer.from(JSON.stringify(GRANT_EVIDENCE)), 'bench-evidence');
 
 const opts = {
   db: env.BENCH_DB ?? 'rightful_bench',
@@ -167,8 +169,7 @@ function pgbench(s: SeedResult, hash: string): Workload {
     '-D', `lo=${s.bulkFrom}`,
     '-D', `hi=${s.subjectIds.length - 1}`,
     '-D', `hash=${hash}`,
-    // The sealed evidence of a grant ({"form_id": …} under the subject's key): as many bytes as the service writes.
-    '-D', `evidence=${'ab'.repeat(EVIDENCE_SEALED_BYTES)}`,
+    '-D', `evidence=${GRANT_EVIDENCE_SEALED.toString('hex')}`,
     '-h', u.hostname,
     '-p', u.port || '5432',
     '-U', decodeURIComponent(u.username || 'postgres'),
@@ -400,9 +401,8 @@ async function main(): Promise<void> {
     api.pid,
   );
   let flip = 0;
-  // A grant names the form it was collected on (Art. 7(1): the proof the controller must be able to show).
   const bodies = ['grant', 'withdraw'].map((action) =>
-    JSON.stringify({ decisions: [{ purpose, action, source: 'api', ...(action === 'grant' ? { evidence: { form_id: 'bench-signup-form' } } : {}) }] }),
+    JSON.stringify({ decisions: [{ purpose, action, source: 'api', ...(action === 'grant' ? { evidence: GRANT_EVIDENCE } : {}) }] }),
   );
   const writesW = cannon(
     'consent writes: POST /v1/subjects/{id}/consents',
