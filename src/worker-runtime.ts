@@ -15,7 +15,7 @@ import { OPEN_STATUSES } from './modules/rights-requests/rights-requests.transit
 import { createDispatcher, type Dispatcher } from './modules/outbox/outbox.dispatcher.js';
 import type { EventBodies } from './modules/outbox/outbox.events.js';
 import { createInProcessTransport } from './modules/outbox/outbox.in-process.js';
-import { createBullmqTransport, createRelay, OUTBOX_QUEUE, OutboxJobSchema, type OutboxTransport } from './modules/outbox/outbox.relay.js';
+import { createBullmqTransport, createRelay, OUTBOX_QUEUE, OutboxJobSchema, rowsOfJob, type OutboxTransport } from './modules/outbox/outbox.relay.js';
 import { createOutboxRepo, type OutboxRepo } from './modules/outbox/outbox.repo.js';
 import { registerRightsRequestsJobs } from './modules/rights-requests/rights-requests.jobs.js';
 import { registerWebhookJobs } from './modules/webhook-endpoints/webhook-endpoints.jobs.js';
@@ -30,6 +30,10 @@ const HOLD_MARGIN_MS = 5_000;
 // either transport; the dispatcher's `lastTry` is the last of them.
 const QUEUE_ATTEMPTS = 5;
 const QUEUE_BACKOFF_MS = 1000;
+// Rows of one tenant and topic that one BullMQ job carries at most. Rows claimed together (a backlog, a burst) share
+// a job, and the dispatcher takes, fans out and records them in shared statements: measured in `npm run bench:backlog`
+// (README "Benchmarks"). A row that falls due alone is a job of its own, as before.
+const JOB_ROWS = 16;
 
 /** What every module's jobs may be built from. */
 export type WorkerDeps = {
@@ -147,7 +151,7 @@ export async function startWorker(config: Config, opts: StartWorkerOptions = {})
   const processor = async (job: Job) => {
     const data = OutboxJobSchema.safeParse(job.data);
     if (!data.success) return 'invalid job';
-    return dispatcher.process(data.data.outbox_id, { tenantId: data.data.tenant_id, lastTry: job.attemptsMade + 1 >= (job.opts.attempts ?? QUEUE_ATTEMPTS) });
+    return dispatcher.processMany(rowsOfJob(data.data), { tenantId: data.data.tenant_id, lastTry: job.attemptsMade + 1 >= (job.opts.attempts ?? QUEUE_ATTEMPTS) });
   };
   const worker = new Worker(OUTBOX_QUEUE, processor, {
     connection: consumer,
@@ -162,7 +166,7 @@ export async function startWorker(config: Config, opts: StartWorkerOptions = {})
   worker.on('error', (err) => log.warn({ err: { message: err.message } }, 'worker error'));
   worker.on('failed', (job, err) => log.warn({ job_id: job?.id, err: { message: err.message } }, 'job failed'));
 
-  const relay = relayFor(createBullmqTransport(queue));
+  const relay = relayFor(createBullmqTransport(queue, { rowsPerJob: JOB_ROWS }));
   relay.start();
 
   const healthPort = opts.healthPort === undefined ? config.worker.healthPort : opts.healthPort;

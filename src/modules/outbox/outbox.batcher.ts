@@ -13,10 +13,16 @@ export type BatchOptions = {
 };
 
 /**
+ * One call, or several at once (a job's rows): calls made together go out together, up to the statement's `max`;
+ * each still has its own answer, so one that fails takes only itself down.
+ */
+export type Batched<I, O> = ((item: I) => Promise<O>) & { many(items: I[]): Promise<O>[] };
+
+/**
  * `run` takes the gathered calls and answers each, in order, in one statement (all or nothing). When it throws for
  * several calls, each goes again on its own, so a call that fails takes only itself down.
  */
-export function createBatcher<I, O>(run: (items: I[]) => Promise<O[]>, opts: BatchOptions = {}): (item: I) => Promise<O> {
+export function createBatcher<I, O>(run: (items: I[]) => Promise<O[]>, opts: BatchOptions = {}): Batched<I, O> {
   const max = opts.max ?? 100;
   const limit = opts.inFlight ?? 1;
   type Call = { item: I; tenant: string | null; resolve: (o: O) => void; reject: (err: unknown) => void };
@@ -55,9 +61,17 @@ export function createBatcher<I, O>(run: (items: I[]) => Promise<O[]>, opts: Bat
     }
   }
 
-  return (item) =>
-    new Promise<O>((resolve, reject) => {
-      waiting.push({ item, tenant: currentTenant(), resolve, reject });
+  const call = (item: I) => new Promise<O>((resolve, reject) => waiting.push({ item, tenant: currentTenant(), resolve, reject }));
+  const one = (item: I): Promise<O> => {
+    const answer = call(item);
+    pump();
+    return answer;
+  };
+  return Object.assign(one, {
+    many(items: I[]): Promise<O>[] {
+      const answers = items.map(call);
       pump();
-    });
+      return answers;
+    },
+  });
 }

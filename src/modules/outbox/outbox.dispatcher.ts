@@ -22,6 +22,12 @@ export type OutboxHandler<S extends z.ZodType = z.ZodType> = {
   /** Does the row's work; idempotent (a crash after the work and before the row is done means it runs again). */
   handle: (row: OutboxRow, payload: z.output<S>) => Promise<void>;
   /**
+   * Does the work of several rows of the topic at once (the rows of one job, taken together), so their statements
+   * are shared; answers each row's outcome, in order, as `handle` would have. When present, it handles every row of
+   * the topic (a job of one row too). Absent: `handle` for each row.
+   */
+  handleMany?: (rows: { row: OutboxRow; payload: z.output<S> }[]) => Promise<PromiseSettledResult<void>[]>;
+  /**
    * The handler finishes the row itself (done, dead, cancelled or scheduled again), in the statement that records
    * its effect; the dispatcher then leaves the row alone. Otherwise the row is done when `handle` resolves.
    */
@@ -83,8 +89,17 @@ export function createDispatcher(deps: { outbox: OutboxRepo; log: Logger; holdMs
      * payload, runs its topic's handler and finishes it, all in the scope of the row's tenant (the job names it).
      * `lastTry`: the queue will not retry this job again.
      */
-    process(outboxId: string, opts: { tenantId: string; lastTry?: boolean }): Promise<ProcessResult> {
-      return withTenant(opts.tenantId, () => processRow(outboxId, opts));
+    async process(outboxId: string, opts: { tenantId: string; lastTry?: boolean }): Promise<ProcessResult> {
+      return (await withTenant(opts.tenantId, () => processRows([outboxId], opts)))[0]!;
+    },
+
+    /**
+     * Processes the rows of one job (one tenant's) as `process` does each, taken in one statement and handed to their
+     * topic's `handleMany` together. Every row is seen to; then, if any handler failed, the first failure is thrown
+     * (the queue retries the job, and its rows finished meanwhile are skipped).
+     */
+    processMany(outboxIds: string[], opts: { tenantId: string; lastTry?: boolean }): Promise<ProcessResult[]> {
+      return withTenant(opts.tenantId, () => processRows(outboxIds, opts));
     },
 
     async close(): Promise<void> {
@@ -92,29 +107,57 @@ export function createDispatcher(deps: { outbox: OutboxRepo; log: Logger; holdMs
     },
   };
 
-  async function processRow(outboxId: string, opts: { lastTry?: boolean }): Promise<ProcessResult> {
-    const row = await outbox.take(outboxId, holdMs);
-    if (!row) return 'skipped';
-    const handler = handlers.get(row.topic);
-    if (!handler) return dead(row, `no processor for topic ${row.topic}`);
-    const parsed = handler.payload.safeParse(row.payload);
-    // Zod's messages name the field and what was expected, never the value: no personal data in last_error.
-    if (!parsed.success) {
-      const issues = parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(payload)'}: ${i.message}`);
-      return dead(row, `invalid payload: ${issues.join('; ')}`.slice(0, 500));
-    }
-    try {
-      await handler.handle(row, parsed.data);
-    } catch (err) {
-      const message = (err as Error).message;
-      if (opts.lastTry && row.attempts >= maxEnqueues) await dead(row, `handler failed ${row.attempts} times: ${message}`.slice(0, 500)).catch(() => {});
-      // Without its hold, the row is taken by the queue's next attempt instead of waiting for the reconciler.
-      else await outbox.unhold(row.id, row.attempts, `handler failed: ${message}`.slice(0, 500)).catch(() => {});
-      throw err;
-    }
-    if (handler.settles) return 'settled';
-    await outbox.complete(row.id, row.attempts);
-    return 'done';
+  async function processRows(outboxIds: string[], opts: { lastTry?: boolean }): Promise<ProcessResult[]> {
+    const taken = await outbox.takeAll(outboxIds, holdMs);
+    const results: ProcessResult[] = taken.map(() => 'skipped');
+    const failures: unknown[] = [];
+    const byTopic = new Map<string, number[]>();
+    taken.forEach((row, i) => row && byTopic.set(row.topic, [...(byTopic.get(row.topic) ?? []), i]));
+    await Promise.all(
+      [...byTopic].map(async ([topic, indexes]) => {
+        const handler = handlers.get(topic);
+        const valid: { i: number; row: OutboxRow; payload: unknown }[] = [];
+        for (const i of indexes) {
+          const row = taken[i]!;
+          if (!handler) {
+            results[i] = await dead(row, `no processor for topic ${topic}`);
+            continue;
+          }
+          const parsed = handler.payload.safeParse(row.payload);
+          // Zod's messages name the field and what was expected, never the value: no personal data in last_error.
+          if (!parsed.success) {
+            const issues = parsed.error.issues.slice(0, 3).map((x) => `${x.path.join('.') || '(payload)'}: ${x.message}`);
+            results[i] = await dead(row, `invalid payload: ${issues.join('; ')}`.slice(0, 500));
+          } else valid.push({ i, row, payload: parsed.data });
+        }
+        if (!handler || valid.length === 0) return;
+        const outcomes =
+          handler.handleMany
+            ? await handler.handleMany(valid).catch((err: unknown) => valid.map((): PromiseSettledResult<void> => ({ status: 'rejected', reason: err })))
+            : await Promise.allSettled(valid.map((v) => handler.handle(v.row, v.payload)));
+        await Promise.all(
+          valid.map(async ({ i, row }, k) => {
+            const outcome = outcomes[k]!;
+            if (outcome.status === 'rejected') {
+              failures.push(outcome.reason);
+              const message = (outcome.reason as Error).message;
+              if (opts.lastTry && row.attempts >= maxEnqueues) await dead(row, `handler failed ${row.attempts} times: ${message}`.slice(0, 500)).catch(() => {});
+              // Without its hold, the row is taken by the queue's next attempt instead of waiting for the reconciler.
+              else await outbox.unhold(row.id, row.attempts, `handler failed: ${message}`.slice(0, 500)).catch(() => {});
+              return;
+            }
+            if (handler.settles) results[i] = 'settled';
+            else {
+              await outbox.complete(row.id, row.attempts);
+              results[i] = 'done';
+            }
+          }),
+        );
+      }),
+    );
+    if (failures.length > 0) throw failures[0];
+    return results;
   }
 }
+
 export type Dispatcher = ReturnType<typeof createDispatcher>;

@@ -10,15 +10,22 @@ import type { OutboxRepo, QueuedRow } from './outbox.repo.js';
 
 export const OUTBOX_CHANNEL = 'rightful_outbox';
 export const OUTBOX_QUEUE = 'outbox';
-/** A job of the outbox queue: named by the row's topic, it carries the row's id and nothing else (INV-6). */
-// Ids only (INV-6). The tenant names the scope the row is processed in; a job queued without one is left to the
-// reconciler, which hands its row over again with it.
-export const OutboxJobSchema = z.object({ outbox_id: z.uuid(), tenant_id: z.uuid() });
+/** Rows one job carries at most (the claim's grouping, and what a job's data is checked against). */
+export const JOB_ROWS_MAX = 100;
+/**
+ * A job of the outbox queue: named by its rows' topic, it carries their ids (one tenant's) and nothing else (INV-6).
+ * The tenant names the scope the rows are processed in; a job queued without one is left to the reconciler, which
+ * hands its rows over again with it. `outbox_id`: a job of one row, as releases before grouped jobs queued them.
+ */
+export const OutboxJobSchema = z.union([
+  z.object({ outbox_ids: z.array(z.uuid()).min(1).max(JOB_ROWS_MAX), tenant_id: z.uuid() }),
+  z.object({ outbox_id: z.uuid(), tenant_id: z.uuid() }),
+]);
 export type OutboxJob = z.infer<typeof OutboxJobSchema>;
+/** The ids of a job's rows, whichever shape it was queued in. */
+export const rowsOfJob = (job: OutboxJob): string[] => ('outbox_ids' in job ? job.outbox_ids : [job.outbox_id]);
 
 export type RelayOptions = { sweepMs: number; reconcileMs: number; visibilityTimeoutMs: number; batch: number; databaseUrl: string };
-
-export const jobIdOf = (row: { id: string; attempts: number }) => `ob-${row.id}-${row.attempts}`;
 
 /** A row the relay claimed: `attempts` counts its claims, so (id, attempts) names one hand-over. */
 export type ClaimedRow = QueuedRow;
@@ -29,20 +36,34 @@ export type OutboxTransport = {
   add(rows: ClaimedRow[]): Promise<void>;
   /** Whether the row's job still waits to run (for a slot or a retry): the reconciler leaves such rows alone. */
   isQueued(row: ClaimedRow): Promise<boolean>;
+  /** Rows of one tenant and topic that one job may carry (claimed together, named by `jobId`). Absent: 1. */
+  rowsPerJob?: number;
   /** How many rows it takes now; the relay claims no more. Absent: a whole batch. */
   room?(): number;
   /** Calls `fn` when room frees up, so rows left due for want of room are claimed at once. */
   onRoom?(fn: () => void): void;
 };
 
-/** BullMQ as the transport: one job per claim, named by the row's topic, with id `ob-<id>-<attempts>` (re-adding dedupes). */
-export function createBullmqTransport(queue: Queue): OutboxTransport {
+/**
+ * BullMQ as the transport: one job per group the claim made (up to `rowsPerJob` rows of one tenant and topic), named
+ * by the topic, with the id the claim gave its rows (`ob-<first id>-<attempts>`): re-adding a claim dedupes.
+ */
+export function createBullmqTransport(queue: Queue, opts: { rowsPerJob?: number } = {}): OutboxTransport {
   return {
+    rowsPerJob: Math.min(Math.max(1, opts.rowsPerJob ?? 1), JOB_ROWS_MAX),
     async add(rows) {
-      await queue.addBulk(rows.map((r) => ({ name: r.topic, data: { outbox_id: r.id, tenant_id: r.tenantId } satisfies OutboxJob, opts: { jobId: jobIdOf(r) } })));
+      const jobs = new Map<string, ClaimedRow[]>();
+      for (const r of rows) jobs.set(r.jobId, [...(jobs.get(r.jobId) ?? []), r]);
+      await queue.addBulk(
+        [...jobs].map(([jobId, group]) => ({
+          name: group[0]!.topic,
+          data: { outbox_ids: group.map((r) => r.id), tenant_id: group[0]!.tenantId } satisfies OutboxJob,
+          opts: { jobId },
+        })),
+      );
     },
     async isQueued(row) {
-      const job = await queue.getJob(jobIdOf(row));
+      const job = await queue.getJob(row.jobId);
       const state = job ? await job.getState() : 'missing';
       return state === 'waiting' || state === 'delayed' || state === 'prioritized' || state === 'waiting-children';
     },
@@ -112,7 +133,7 @@ export function createRelay(deps: { repo: OutboxRepo; queue: OutboxTransport; lo
     const limit = Math.max(0, Math.min(options.batch, queue.room?.() ?? options.batch));
     wantsRoom = limit < options.batch;
     if (limit === 0) return 0;
-    const rows = await repo.claimDue(limit, clock());
+    const rows = await repo.claimDue(limit, clock(), queue.rowsPerJob ?? 1);
     if (rows.length < limit) wantsRoom = false;
     if (rows.length === 0) return 0;
     try {

@@ -5,9 +5,15 @@ import { createBatcher } from './outbox.batcher.js';
 import { outbox } from './outbox.table.js';
 
 export type OutboxRow = typeof outbox.$inferSelect;
-/** A row the relay claimed or found, with its tenant: `attempts` counts its claims, so (id, attempts) names one hand-over. */
-export type QueuedRow = { id: string; tenantId: string; topic: string; attempts: number };
-const queued = (r: { id: string; tenant_id: string; topic: string; attempts: number }): QueuedRow => ({ id: r.id, tenantId: r.tenant_id, topic: r.topic, attempts: r.attempts });
+/**
+ * A row the relay claimed or found, with its tenant: `attempts` counts its claims, so (id, attempts) names one
+ * hand-over; `jobId` names the queue job that carries it, alone or with other rows of its tenant and topic.
+ */
+export type QueuedRow = { id: string; tenantId: string; topic: string; attempts: number; jobId: string };
+/** The job of a row handed over alone: re-adding it dedupes, and a later claim is a new job. */
+const jobIdOf = (row: { id: string; attempts: number }) => `ob-${row.id}-${row.attempts}`;
+type QueuedRecord = { id: string; tenant_id: string; topic: string; attempts: number; job_id: string | null };
+const queued = (r: QueuedRecord): QueuedRow => ({ id: r.id, tenantId: r.tenant_id, topic: r.topic, attempts: r.attempts, jobId: r.job_id ?? jobIdOf(r) });
 
 // "The row is in flight", written so that the planner cannot answer it from the partial index `outbox_in_flight`.
 // Every statement that names its rows by id must find them through the primary key; but the outbox's statistics lag
@@ -65,10 +71,13 @@ export function createOutboxRepo(db: Tx) {
     // The relay works for every tenant: it claims and finds rows through functions that answer ids and tenants
     // only (migrations/0013_row_level_security.sql), and touches each row it was given in that row's tenant scope.
 
-    /** Claims due rows for the queue: SKIP LOCKED lets several relays run without taking the same row. */
-    async claimDue(limit: number, now: Date): Promise<QueuedRow[]> {
-      const result = await db.execute<{ id: string; tenant_id: string; topic: string; attempts: number }>(
-        sql`SELECT id, tenant_id, topic, attempts FROM rightful_outbox_claim(${limit}, ${now.toISOString()}::timestamptz)`,
+    /**
+     * Claims due rows for the queue: SKIP LOCKED lets several relays run without taking the same row. The rows of one
+     * tenant and topic go to jobs of up to `rowsPerJob` rows each (their `jobId`); a row alone keeps its own job id.
+     */
+    async claimDue(limit: number, now: Date, rowsPerJob = 1): Promise<QueuedRow[]> {
+      const result = await db.execute<QueuedRecord>(
+        sql`SELECT id, tenant_id, topic, attempts, job_id FROM rightful_outbox_claim(${limit}, ${now.toISOString()}::timestamptz, ${rowsPerJob})`,
       );
       return result.rows.map(queued);
     },
@@ -89,8 +98,8 @@ export function createOutboxRepo(db: Tx) {
 
     /** Rows handed to the queue longer ago than the visibility timeout: their jobs may have vanished. */
     async overdueInFlight(olderThanMs: number, limit: number): Promise<QueuedRow[]> {
-      const result = await db.execute<{ id: string; tenant_id: string; topic: string; attempts: number }>(
-        sql`SELECT id, tenant_id, topic, attempts FROM rightful_outbox_overdue(${Math.round(olderThanMs)}, ${limit})`,
+      const result = await db.execute<QueuedRecord>(
+        sql`SELECT id, tenant_id, topic, attempts, job_id FROM rightful_outbox_overdue(${Math.round(olderThanMs)}, ${limit})`,
       );
       return result.rows.map(queued);
     },
@@ -116,6 +125,11 @@ export function createOutboxRepo(db: Tx) {
     async take(id: string, holdMs: number, tx: Tx = db): Promise<OutboxRow | null> {
       if (tx === db) return takeBatched({ id, holdMs });
       return (await takeMany([id], holdMs, tx))[0]!;
+    },
+
+    /** Takes a job's rows for holdMs, in one statement (shared with the takes made at once): one answer per id, in order. */
+    takeAll(ids: string[], holdMs: number): Promise<(OutboxRow | null)[]> {
+      return Promise.all(takeBatched.many(ids.map((id) => ({ id, holdMs }))));
     },
 
     async findById(id: string, tx: Tx = db): Promise<OutboxRow | undefined> {

@@ -25,6 +25,10 @@ export const outbox = pgTable(
     enqueuedAt: timestamp('enqueued_at', { withTimezone: true, precision: 3 }),
     // A processor holds the row until then; another processor skips it meanwhile.
     lockedUntil: timestamp('locked_until', { withTimezone: true, precision: 3 }),
+    // The queue job that carries the row since its last claim: a claim during a backlog puts several rows of one
+    // tenant and topic in one job, and the reconciler asks the queue about that job. NULL: the row's own job
+    // (`ob-<id>-<attempts>`), as claims before this column named it.
+    jobId: text('job_id'),
     lastError: text('last_error'),
     createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().default(sql`now()`),
     finishedAt: timestamp('finished_at', { withTimezone: true, precision: 3 }),

@@ -19,7 +19,7 @@ import {
   type EventType,
 } from '../outbox/outbox.events.js';
 import type { NewOutboxRow, OutboxRepo, OutboxRow } from '../outbox/outbox.repo.js';
-import { createWebhookEndpointsRepo, type EndpointRow, type HeldDelivery, type WebhookEndpointsRepo } from './webhook-endpoints.repo.js';
+import { createWebhookEndpointsRepo, type EndpointRow, type HeldDelivery, type InlineHold, type WebhookEndpointsRepo } from './webhook-endpoints.repo.js';
 import { createSender, type Sender } from './webhook-endpoints.sender.js';
 
 export type { EventBodies, EventBodyBuilder } from '../outbox/outbox.events.js';
@@ -40,13 +40,41 @@ export type DeliveryPolicy = {
 
 export const secretAad = (endpointId: string, which: 'current' | 'previous' | 'idempotency') => `webhook-secret:${endpointId}:${which}`;
 
+/** Opens an endpoint's sealed secret with its master key. */
+export type SecretOpener = (e: EndpointRow, which: 'current' | 'previous', sealed: Buffer) => string;
+
+function openSecret(keyring: Keyring): SecretOpener {
+  return (e, which, sealed) => {
+    const master = keyring.all.get(e.keyId);
+    if (!master) throw new Error(`master key ${e.keyId} is not configured`);
+    return open(master, sealed, secretAad(e.id, which)).toString('utf8');
+  };
+}
+
+/**
+ * Opens secrets as `openSecret` does, remembering the last `max` it opened, each under its endpoint, slot, master key
+ * and sealed bytes: a rotated or re-keyed secret is another entry, so a cached one never signs after it changed. The
+ * worker signs every delivery; opening the secret each time (AES-GCM) was a measured share of its CPU in a backlog.
+ */
+export function cachedSecretOpener(keyring: Keyring, max = 1000): SecretOpener {
+  const openNow = openSecret(keyring);
+  const cache = new Map<string, { sealed: Buffer; secret: string }>();
+  return (e, which, sealed) => {
+    const key = `${e.id}:${which}:${e.keyId}`;
+    const hit = cache.get(key);
+    if (hit && hit.sealed.equals(sealed)) return hit.secret;
+    const secret = openNow(e, which, sealed);
+    if (cache.size >= max) cache.delete(cache.keys().next().value!);
+    cache.set(key, { sealed: Buffer.from(sealed), secret });
+    return secret;
+  };
+}
+
 /** The secrets that sign right now: the current one, and the previous one during its grace period. */
-export function activeSecrets(keyring: Keyring, e: EndpointRow, now: Date): string[] {
-  const master = keyring.all.get(e.keyId);
-  if (!master) throw new Error(`master key ${e.keyId} is not configured`);
-  const secrets = [open(master, e.secretSealed, secretAad(e.id, 'current')).toString('utf8')];
+export function activeSecrets(keyring: Keyring, e: EndpointRow, now: Date, openWith: SecretOpener = openSecret(keyring)): string[] {
+  const secrets = [openWith(e, 'current', e.secretSealed)];
   if (e.previousSecretSealed && e.previousSecretExpiresAt && e.previousSecretExpiresAt > now) {
-    secrets.push(open(master, e.previousSecretSealed, secretAad(e.id, 'previous')).toString('utf8'));
+    secrets.push(openWith(e, 'previous', e.previousSecretSealed));
   }
   return secrets;
 }
@@ -66,23 +94,34 @@ export function createWebhookJobs(deps: {
   const { db, outbox, endpoints, sender, keyring, policy, log } = deps;
   const bodies: EventBodies = deps.bodies ?? new Map();
   const clock = deps.clock ?? (() => new Date());
+  const secrets = cachedSecretOpener(keyring);
 
   /**
-   * Creates one delivery (and its outbox row) per receiving endpoint, plus `also` (rows other modules add to the
-   * event, e.g. DPO emails), in one transaction. The stored body is the event as its row holds it (ids only).
-   * With `inline` and at most `inline.max` endpoints, the delivery rows are written already taken by this processor
-   * and returned (with the delivery and endpoint as written), so it makes the first attempts itself instead of sending
-   * each event through the queue twice; retries and redeliveries go through the outbox and the queue as usual.
+   * Fans events out, each as one unit: one delivery (and its outbox row) per receiving endpoint, plus `also` (rows
+   * other modules add to the event, e.g. DPO emails), in one transaction. The stored body is the event as its row
+   * holds it (ids only). With `inline` and at most `inline.max` endpoints, the delivery rows are written already taken
+   * by this processor and returned (with the delivery and endpoint as written), so it makes the first attempts itself
+   * instead of sending each event through the queue twice; retries and redeliveries go through the outbox and the
+   * queue as usual. The events with no rows to add (a job's, as a rule) share one statement; the others each take a
+   * transaction. One answer per event, in order.
    */
-  async function fanOut(row: OutboxRow, event: EventPayload, also: NewOutboxRow[] = [], inline?: { holdMs: number; max: number }): Promise<HeldDelivery[]> {
-    const body = JSON.stringify({ type: event.type, timestamp: event.timestamp, data: event.data });
-    // A delivery is due when its event was (the event's time, not the database's: the relay's clock decides).
-    const target = { id: row.id, tenantId: row.tenantId, type: event.type, availableAt: row.availableAt, toEndpointId: event.to_endpoint_id ?? null };
-    if (also.length === 0) return endpoints.fanOut(target, body, inline ?? null);
-    return inTransaction(db, async (tx) => {
-      const taken = await endpoints.fanOut(target, body, inline ?? null, tx);
-      await outbox.insert(also, tx);
-      return taken;
+  function fanOutEach(items: { row: OutboxRow; event: EventPayload; also: NewOutboxRow[] }[], inline?: InlineHold): Promise<HeldDelivery[]>[] {
+    const call = ({ row, event }: { row: OutboxRow; event: EventPayload }) => ({
+      // A delivery is due when its event was (the event's time, not the database's: the relay's clock decides).
+      event: { id: row.id, tenantId: row.tenantId, type: event.type, availableAt: row.availableAt, toEndpointId: event.to_endpoint_id ?? null },
+      body: JSON.stringify({ type: event.type, timestamp: event.timestamp, data: event.data }),
+      inline: inline ?? null,
+    });
+    const plain = items.filter((it) => it.also.length === 0);
+    const shared = endpoints.fanOutEach(plain.map(call));
+    return items.map((it) => {
+      if (it.also.length === 0) return shared[plain.indexOf(it)]!;
+      const c = call(it);
+      return inTransaction(db, async (tx) => {
+        const taken = await endpoints.fanOut(c.event, c.body, c.inline, tx);
+        await outbox.insert(it.also, tx);
+        return taken;
+      });
     });
   }
 
@@ -137,7 +176,7 @@ export function createWebhookJobs(deps: {
       {
         'webhook-id': webhookId,
         'webhook-timestamp': String(timestamp),
-        'webhook-signature': signatureHeader(activeSecrets(keyring, endpoint, now), webhookId, timestamp, body),
+        'webhook-signature': signatureHeader(activeSecrets(keyring, endpoint, now, secrets), webhookId, timestamp, body),
       },
       body,
     );
@@ -191,7 +230,7 @@ export function createWebhookJobs(deps: {
     });
   }
 
-  return { fanOut, deliver };
+  return { fanOutEach, deliver };
 }
 export type WebhookJobs = ReturnType<typeof createWebhookJobs>;
 
@@ -218,15 +257,33 @@ export function registerWebhookJobs(
     bodies: deps.bodies,
   });
 
+  /** Fans the events out (one statement for the lot) and makes the first attempts of their inline deliveries. */
+  async function handleEvents(items: { row: OutboxRow; payload: EventPayload }[]): Promise<PromiseSettledResult<void>[]> {
+    const follows = await Promise.allSettled(items.map(({ row, payload }) => dispatcher.followUps(row, payload)));
+    const ready = items.flatMap(({ row, payload }, k) => {
+      const f = follows[k]!;
+      return f.status === 'fulfilled' ? [{ k, row, event: payload, also: f.value }] : [];
+    });
+    const fanned = jobs.fanOutEach(ready, { holdMs: dispatcher.holdMs, max: INLINE_DELIVERIES_MAX });
+    const outcomes: Promise<void>[] = follows.map((f) => (f.status === 'rejected' ? Promise.reject(f.reason as Error) : Promise.resolve()));
+    ready.forEach(({ k }, n) => {
+      outcomes[k] = fanned[n]!.then(async (held) => {
+        const failed = (await Promise.allSettled(held.map((h) => jobs.deliver(h.row, h)))).find((r) => r.status === 'rejected');
+        // The event is fanned out already; a delivery left held is recovered once its hold expires, like a lost job.
+        if (failed) throw (failed as PromiseRejectedResult).reason;
+      });
+    });
+    return Promise.allSettled(outcomes);
+  }
+
   dispatcher.register(EVENT_TOPIC, {
     payload: EventPayloadSchema,
     settles: true,
     async handle(row, event) {
-      const held = await jobs.fanOut(row, event, await dispatcher.followUps(row, event), { holdMs: dispatcher.holdMs, max: INLINE_DELIVERIES_MAX });
-      const failed = (await Promise.allSettled(held.map((h) => jobs.deliver(h.row, h)))).find((r) => r.status === 'rejected');
-      // The event is fanned out already; a delivery left held is recovered once its hold expires, like a lost job.
-      if (failed) throw (failed as PromiseRejectedResult).reason;
+      const [outcome] = await handleEvents([{ row, payload: event }]);
+      if (outcome!.status === 'rejected') throw outcome!.reason;
     },
+    handleMany: handleEvents,
   });
   dispatcher.register(DELIVERY_TOPIC, { payload: DeliveryPayloadSchema, settles: true, handle: (row) => jobs.deliver(row) });
   return jobs;

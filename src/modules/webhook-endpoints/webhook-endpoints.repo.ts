@@ -40,6 +40,7 @@ function outboxRowOf(r: Record<string, unknown>): OutboxRow {
     attempts: r.attempts as number,
     enqueuedAt: r.enqueued_at ? new Date(r.enqueued_at as string) : null,
     lockedUntil: r.locked_until ? new Date(r.locked_until as string) : null,
+    jobId: (r.job_id as string | null) ?? null,
     lastError: (r.last_error as string | null) ?? null,
     createdAt: new Date(r.created_at as string),
     finishedAt: r.finished_at ? new Date(r.finished_at as string) : null,
@@ -255,6 +256,10 @@ export function createWebhookEndpointsRepo(db: Tx) {
     async fanOut(event: FanOutEvent, body: string, inline: InlineHold | null, tx: Tx = db): Promise<HeldDelivery[]> {
       if (tx === db) return fanOutBatched({ event, body, inline });
       return (await fanOutMany([{ event, body, inline }], tx))[0]!;
+    },
+    /** The fan-outs of several events made at once (a job's), sharing one statement: one answer per event, in order. */
+    fanOutEach(calls: { event: FanOutEvent; body: string; inline: InlineHold | null }[]): Promise<HeldDelivery[]>[] {
+      return fanOutBatched.many(calls);
     },
     /** A delivery and its endpoint, in one round trip (shared with the other deliveries read at once). */
     async deliveryWithEndpoint(deliveryId: string, tx: Tx = db): Promise<{ delivery: DeliveryRow; endpoint: EndpointRow } | undefined> {

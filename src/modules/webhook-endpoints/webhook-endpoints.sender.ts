@@ -13,7 +13,7 @@ export function createSender(opts: SenderOptions) {
   const lookup = guardedLookup(opts.allowPrivate) as unknown as http.AgentOptions['lookup'];
   // Idle sockets are closed after 4 s, before a receiver's own keep-alive timeout (Node's is 5 s) closes them
   // under a request that is about to reuse one.
-  const agentOptions = { keepAlive: true, maxSockets: 64, maxFreeSockets: 16, timeout: 4000, lookup };
+  const agentOptions = { keepAlive: true, maxSockets: 64, maxFreeSockets: 64, timeout: 4000, lookup };
   const agents = { 'http:': new http.Agent(agentOptions), 'https:': new https.Agent(agentOptions) };
   const maxResponseBytes = opts.maxResponseBytes ?? 64 * 1024;
 
