@@ -6,7 +6,7 @@
 // (drop, create, migrate), a tenant with one webhook endpoint (the receiver) subscribed to consent.granted, and
 // BENCH_BACKLOG_EVENTS due `consent.granted` event rows committed in one INSERT while no worker runs (what piles up
 // during a worker outage or a burst). Then N worker processes (src/worker.ts, as in production) start and the clock
-// runs from the first claim until every event row is fanned out, every delivery row is done and the receiver holds
+// runs from the first claim until every event row is done, every delivery has succeeded and the receiver holds
 // every event. A `raw` run is the baseline (bench/events-baseline.ts): as many raw BullMQ jobs, added first, each
 // building a body of the same size, signing it with the same HMAC scheme and POSTing it over a keep-alive agent to
 // the same receiver, in BENCH_BACKLOG_RAW_PROCESSES processes at the same concurrency. Runs go in the order
@@ -82,7 +82,7 @@ const postgresTicks = (): number => [...ticksOf('postgres').values()].reduce((su
 type RunResult = {
   workers: number;
   events: number;
-  /** First row claimed by a relay → last delivery row done (the rows' own timestamps). */
+  /** First row claimed by a relay → last event row or delivery done (the rows' own timestamps). */
   drain_s: number;
   events_per_s: number;
   /** Worker processes spawned → everything done: start-up included, as an operator sees it. */
@@ -168,11 +168,10 @@ async function oneRun(index: number, workers: number, redisUrl: string, secrets:
     }
     const r = (
       await pool.query<{ events_done: number; deliveries: number; deliveries_done: number; dead: number }>(
-        `SELECT count(*) FILTER (WHERE topic = 'event' AND status = 'done')::int AS events_done,
-                count(*) FILTER (WHERE status = 'dead')::int AS dead,
-                count(*) FILTER (WHERE topic = 'webhook.delivery')::int AS deliveries,
-                count(*) FILTER (WHERE topic = 'webhook.delivery' AND status = 'done')::int AS deliveries_done
-           FROM outbox`,
+        `SELECT (SELECT count(*) FROM outbox WHERE topic = 'event' AND status = 'done')::int AS events_done,
+                (SELECT count(*) FROM outbox WHERE status = 'dead')::int AS dead,
+                (SELECT count(*) FROM webhook_deliveries)::int AS deliveries,
+                (SELECT count(*) FROM webhook_deliveries WHERE status = 'succeeded')::int AS deliveries_done`,
       )
     ).rows[0]!;
     if (r.dead) throw new Error(`run ${index}: ${r.dead} outbox rows dead (see bench/results/backlog-run${index}-worker-*.log)`);
@@ -196,7 +195,7 @@ async function oneRun(index: number, workers: number, redisUrl: string, secrets:
   const span = (
     await pool.query<{ first_claim: number; last_done: number; failed: number; attempts_over_1: number }>(
       `SELECT extract(epoch FROM min(enqueued_at)) * 1000 AS first_claim,
-              extract(epoch FROM max(finished_at)) * 1000 AS last_done,
+              extract(epoch FROM greatest(max(finished_at), (SELECT max(finished_at) FROM webhook_deliveries))) * 1000 AS last_done,
               count(*) FILTER (WHERE status <> 'done')::int AS failed,
               count(*) FILTER (WHERE attempts > 1)::int AS attempts_over_1
          FROM outbox`,

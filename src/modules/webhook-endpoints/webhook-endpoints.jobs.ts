@@ -19,12 +19,12 @@ import {
   type EventType,
 } from '../outbox/outbox.events.js';
 import type { NewOutboxRow, OutboxRepo, OutboxRow } from '../outbox/outbox.repo.js';
-import { createWebhookEndpointsRepo, type EndpointRow, type HeldDelivery, type InlineHold, type WebhookEndpointsRepo } from './webhook-endpoints.repo.js';
-import { createSender, type Sender } from './webhook-endpoints.sender.js';
+import { createWebhookEndpointsRepo, type DeliveryRow, type EndpointRow, type HeldDelivery, type InlineHold, type WebhookEndpointsRepo } from './webhook-endpoints.repo.js';
+import { createSender, type SendResult, type Sender } from './webhook-endpoints.sender.js';
 
 export type { EventBodies, EventBodyBuilder } from '../outbox/outbox.events.js';
 
-// An event with at most this many receiving endpoints gets its first delivery attempts from the fan-out's processor.
+// An event with at most this many receiving endpoints gets its first delivery attempts from the processor of its row.
 const INLINE_DELIVERIES_MAX = 8;
 
 /** The payload of a delivery row: which delivery to attempt. */
@@ -109,7 +109,7 @@ export function createWebhookJobs(deps: {
     const call = ({ row, event }: { row: OutboxRow; event: EventPayload }) => ({
       // A delivery is due when its event was (the event's time, not the database's: the relay's clock decides).
       event: { id: row.id, tenantId: row.tenantId, type: event.type, availableAt: row.availableAt, toEndpointId: event.to_endpoint_id ?? null },
-      body: JSON.stringify({ type: event.type, timestamp: event.timestamp, data: event.data }),
+      body: storedBody(event),
       inline: inline ?? null,
     });
     const plain = items.filter((it) => it.also.length === 0);
@@ -167,10 +167,15 @@ export function createWebhookJobs(deps: {
       if (!body.gone) log.error({ delivery_id: delivery.id, event_type: delivery.eventType, reason: body.reason }, 'webhook body not sent');
       return;
     }
+    await record(row, delivery, endpoint, await attempt(endpoint, delivery.eventId, body));
+  }
+
+  /** One signed POST of an event's body to an endpoint. */
+  async function attempt(endpoint: EndpointRow, eventId: string, body: string): Promise<Attempt> {
     const now = clock();
     const timestamp = Math.floor(now.getTime() / 1000);
     // webhook-id is the event id: the same for every retry and every redelivery, so receivers can deduplicate.
-    const webhookId = `msg_${delivery.eventId}`;
+    const webhookId = `msg_${eventId}`;
     const result = await sender.send(
       endpoint.url,
       {
@@ -180,9 +185,14 @@ export function createWebhookJobs(deps: {
       },
       body,
     );
-    const ok = result.statusCode !== null && result.statusCode >= 200 && result.statusCode < 300;
+    return { ...result, attemptedAt: now, finishedAt: clock() };
+  }
+
+  /** Records an attempt of the row's delivery: success, or the failure and the retry it schedules (or the end). */
+  async function record(row: OutboxRow, delivery: DeliveryRow, endpoint: EndpointRow, result: Attempt): Promise<void> {
+    const { attemptedAt: now, finishedAt } = result;
+    const ok = succeeded(result);
     const attemptNo = delivery.attemptCount + 1;
-    const finishedAt = clock();
     const error = ok ? null : (result.error ?? `HTTP ${result.statusCode}`);
     if (ok) {
       await endpoints.recordSuccess({
@@ -230,14 +240,51 @@ export function createWebhookJobs(deps: {
     });
   }
 
-  return { fanOutEach, deliver };
+  /**
+   * An event's first attempts, made before anything of it is written: its receiving endpoints are read, each gets the
+   * event, and when every attempt succeeds one statement (shared with the events recorded at once) writes the
+   * deliveries succeeded, their attempts, and the event done: no delivery row goes through the outbox. An event is
+   * held (its row taken) until then, so a crash before that statement sends it again, under the same webhook-id.
+   * Anything else (more endpoints than `inline.max`, a failed attempt, a body not to send) is fanned out as usual
+   * (`fanOutEach`), and the attempts already made are recorded against the deliveries it writes.
+   */
+  async function deliverFirst(row: OutboxRow, event: EventPayload, targets: EndpointRow[], inline: InlineHold): Promise<void> {
+    const stored = storedBody(event);
+    const made = new Map<string, Attempt>();
+    if (targets.length <= inline.max) {
+      const body = await bodyToSend(row.tenantId, event.type, stored);
+      if (typeof body === 'string') {
+        for (const [endpoint, result] of await Promise.all(targets.map(async (w) => [w, await attempt(w, row.id, body)] as const))) made.set(endpoint.id, result);
+        if ([...made.values()].every(succeeded)) {
+          const sends = targets.map((w) => ({ endpointId: w.id, statusCode: made.get(w.id)!.statusCode!, durationMs: made.get(w.id)!.durationMs, attemptedAt: made.get(w.id)!.attemptedAt, finishedAt: made.get(w.id)!.finishedAt }));
+          await endpoints.recordDelivered({ eventId: row.id, tenantId: row.tenantId, type: event.type, body: stored, sends });
+          return;
+        }
+      }
+    }
+    const held = await fanOutEach([{ row, event, also: [] }], inline)[0]!;
+    const failed = (
+      await Promise.allSettled(held.map((h) => (made.has(h.endpoint.id) ? record(h.row, h.delivery, h.endpoint, made.get(h.endpoint.id)!) : deliver(h.row, h))))
+    ).find((r) => r.status === 'rejected');
+    // The event is fanned out already; a delivery left held is recovered once its hold expires, like a lost job.
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+  }
+
+  return { fanOutEach, deliver, deliverFirst };
 }
+
+/** An attempt's outcome, with when it started and ended. */
+type Attempt = SendResult & { attemptedAt: Date; finishedAt: Date };
+const succeeded = (a: SendResult) => a.statusCode !== null && a.statusCode >= 200 && a.statusCode < 300;
+/** The body a delivery of the event stores and signs: the event as its row holds it (ids only). */
+const storedBody = (event: EventPayload) => JSON.stringify({ type: event.type, timestamp: event.timestamp, data: event.data });
 export type WebhookJobs = ReturnType<typeof createWebhookJobs>;
 
 /**
- * The webhook topics: `event` (fan-out, then the first attempts of up to INLINE_DELIVERIES_MAX deliveries right
- * here, so an event crosses the queue once) and `webhook.delivery` (one attempt). Both finish their rows themselves,
- * in the statements that record what happened.
+ * The webhook topics: `event` (the first attempts of up to INLINE_DELIVERIES_MAX deliveries right here, so an event
+ * crosses the queue once, and is recorded once they are made; see `deliverFirst`) and `webhook.delivery` (one attempt:
+ * retries, redeliveries and the deliveries of a fanned-out event). Both finish their rows themselves, in the
+ * statements that record what happened.
  */
 export function registerWebhookJobs(
   dispatcher: Dispatcher,
@@ -246,10 +293,11 @@ export function registerWebhookJobs(
   const { webhooks } = deps.config;
   const sender = createSender({ timeoutMs: webhooks.timeoutMs, allowPrivate: webhooks.allowPrivate });
   dispatcher.onClose(() => sender.close());
+  const endpoints = createWebhookEndpointsRepo(deps.db);
   const jobs = createWebhookJobs({
     db: deps.db,
     outbox: deps.outbox,
-    endpoints: createWebhookEndpointsRepo(deps.db),
+    endpoints,
     sender,
     keyring: deps.keyring,
     policy: { retryDelaysMs: webhooks.retryDelaysMs, disableAfterMs: webhooks.disableAfterMs, jitter: webhooks.jitter },
@@ -257,17 +305,28 @@ export function registerWebhookJobs(
     bodies: deps.bodies,
   });
 
-  /** Fans the events out (one statement for the lot) and makes the first attempts of their inline deliveries. */
+  /**
+   * A job's events: those that go to their subscribers and add no rows are delivered first and recorded after
+   * (`deliverFirst`, their endpoints read in one statement); addressed events and those with rows to add (DPO emails)
+   * are fanned out first, in one statement for the lot, and their deliveries attempted from it.
+   */
   async function handleEvents(items: { row: OutboxRow; payload: EventPayload }[]): Promise<PromiseSettledResult<void>[]> {
+    const inline = { holdMs: dispatcher.holdMs, max: INLINE_DELIVERIES_MAX };
     const follows = await Promise.allSettled(items.map(({ row, payload }) => dispatcher.followUps(row, payload)));
-    const ready = items.flatMap(({ row, payload }, k) => {
-      const f = follows[k]!;
-      return f.status === 'fulfilled' ? [{ k, row, event: payload, also: f.value }] : [];
-    });
-    const fanned = jobs.fanOutEach(ready, { holdMs: dispatcher.holdMs, max: INLINE_DELIVERIES_MAX });
     const outcomes: Promise<void>[] = follows.map((f) => (f.status === 'rejected' ? Promise.reject(f.reason as Error) : Promise.resolve()));
-    ready.forEach(({ k }, n) => {
-      outcomes[k] = fanned[n]!.then(async (held) => {
+    const direct: { k: number; row: OutboxRow; event: EventPayload }[] = [];
+    const fanned: { k: number; row: OutboxRow; event: EventPayload; also: NewOutboxRow[] }[] = [];
+    items.forEach(({ row, payload: event }, k) => {
+      const f = follows[k]!;
+      if (f.status === 'rejected') return;
+      if (f.value.length === 0 && !event.to_endpoint_id) direct.push({ k, row, event });
+      else fanned.push({ k, row, event, also: f.value });
+    });
+    const targets = endpoints.targetsEach(direct.map(({ row, event }) => ({ id: row.id, type: event.type })));
+    direct.forEach(({ k, row, event }, n) => (outcomes[k] = targets[n]!.then((ws) => jobs.deliverFirst(row, event, ws, inline))));
+    const written = jobs.fanOutEach(fanned, inline);
+    fanned.forEach(({ k }, n) => {
+      outcomes[k] = written[n]!.then(async (held) => {
         const failed = (await Promise.allSettled(held.map((h) => jobs.deliver(h.row, h)))).find((r) => r.status === 'rejected');
         // The event is fanned out already; a delivery left held is recovered once its hold expires, like a lost job.
         if (failed) throw (failed as PromiseRejectedResult).reason;

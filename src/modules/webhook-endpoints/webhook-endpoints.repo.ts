@@ -26,6 +26,15 @@ export type Success = {
   finishedAt: Date;
 };
 
+/** An event whose first attempts all succeeded before anything of it was written, with what each attempt met. */
+export type DeliveredEvent = {
+  eventId: string;
+  tenantId: string;
+  type: string;
+  body: string;
+  sends: { endpointId: string; attemptedAt: Date; durationMs: number; statusCode: number; finishedAt: Date }[];
+};
+
 const iso = (d: Date) => d.toISOString();
 
 function outboxRowOf(r: Record<string, unknown>): OutboxRow {
@@ -49,6 +58,36 @@ function outboxRowOf(r: Record<string, unknown>): OutboxRow {
 
 const dateOrNull = (v: unknown) => (v ? new Date(v as string) : null);
 
+// The endpoint's columns as the statements below return them beside other rows (`w` is the endpoint).
+const ENDPOINT_COLUMNS = sql.raw(`w.id AS w_id, w.tenant_id AS w_tenant_id, w.url AS w_url, w.event_types AS w_event_types,
+  w.description AS w_description, w.status AS w_status, w.disabled_reason AS w_disabled_reason, w.secret_sealed AS w_secret_sealed,
+  w.previous_secret_sealed AS w_previous_secret_sealed, w.previous_secret_expires_at AS w_previous_secret_expires_at,
+  w.key_id AS w_key_id, w.failing_since AS w_failing_since, w.deleted_at AS w_deleted_at, w.created_at AS w_created_at,
+  w.updated_at AS w_updated_at`);
+
+// An endpoint (`w`) receives an event (`ev`) it was not addressed: active, and subscribed to its type or to '*'.
+const SUBSCRIBED = sql.raw(`w.status = 'active' AND (ev.type = ANY(w.event_types) OR '*' = ANY(w.event_types))`);
+
+function endpointOf(r: Record<string, unknown>): EndpointRow {
+  return {
+    id: r.w_id as string,
+    tenantId: r.w_tenant_id as string,
+    url: r.w_url as string,
+    eventTypes: r.w_event_types as string[],
+    description: (r.w_description as string | null) ?? null,
+    status: r.w_status as EndpointRow['status'],
+    disabledReason: (r.w_disabled_reason as string | null) ?? null,
+    secretSealed: r.w_secret_sealed as Buffer,
+    previousSecretSealed: (r.w_previous_secret_sealed as Buffer | null) ?? null,
+    previousSecretExpiresAt: dateOrNull(r.w_previous_secret_expires_at),
+    keyId: r.w_key_id as string,
+    failingSince: dateOrNull(r.w_failing_since),
+    deletedAt: dateOrNull(r.w_deleted_at),
+    createdAt: new Date(r.w_created_at as string),
+    updatedAt: new Date(r.w_updated_at as string),
+  };
+}
+
 function heldOf(r: Record<string, unknown>, body: string, type: string): HeldDelivery {
   const row = outboxRowOf(r);
   const delivery: DeliveryRow = {
@@ -65,24 +104,7 @@ function heldOf(r: Record<string, unknown>, body: string, type: string): HeldDel
     createdAt: new Date(r.d_created_at as string),
     finishedAt: null,
   };
-  const endpoint: EndpointRow = {
-    id: r.d_endpoint_id as string,
-    tenantId: row.tenantId,
-    url: r.w_url as string,
-    eventTypes: r.w_event_types as string[],
-    description: (r.w_description as string | null) ?? null,
-    status: r.w_status as EndpointRow['status'],
-    disabledReason: (r.w_disabled_reason as string | null) ?? null,
-    secretSealed: r.w_secret_sealed as Buffer,
-    previousSecretSealed: (r.w_previous_secret_sealed as Buffer | null) ?? null,
-    previousSecretExpiresAt: dateOrNull(r.w_previous_secret_expires_at),
-    keyId: r.w_key_id as string,
-    failingSince: dateOrNull(r.w_failing_since),
-    deletedAt: dateOrNull(r.w_deleted_at),
-    createdAt: new Date(r.w_created_at as string),
-    updatedAt: new Date(r.w_updated_at as string),
-  };
-  return { row, delivery, endpoint };
+  return { row, delivery, endpoint: endpointOf(r) };
 }
 
 /** Splits calls by a key, runs each group, and puts the answers back in the calls' order. */
@@ -116,8 +138,7 @@ export function createWebhookEndpointsRepo(db: Tx) {
       ), targets AS (
         SELECT ev.id AS event_id, w.id AS endpoint_id
           FROM ev JOIN webhook_endpoints w ON w.tenant_id = ev.tenant_id AND w.deleted_at IS NULL
-           AND CASE WHEN ev.to_endpoint_id IS NULL THEN w.status = 'active' AND (ev.type = ANY(w.event_types) OR '*' = ANY(w.event_types))
-                    ELSE w.id = ev.to_endpoint_id END
+           AND CASE WHEN ev.to_endpoint_id IS NULL THEN ${SUBSCRIBED} ELSE w.id = ev.to_endpoint_id END
       ), counts AS (
         SELECT ev.id AS event_id, count(t.endpoint_id) AS n FROM ev LEFT JOIN targets t ON t.event_id = ev.id GROUP BY ev.id
       ), d AS (
@@ -133,7 +154,7 @@ export function createWebhookEndpointsRepo(db: Tx) {
                CASE WHEN c.n <= ${max} THEN now() END,
                CASE WHEN c.n <= ${max} THEN now() + make_interval(secs => ${hold}) END
           FROM d JOIN ev ON ev.id = d.event_id JOIN counts c ON c.event_id = d.event_id
-        RETURNING *
+        RETURNING *, (payload->>'delivery_id')::uuid AS delivery_id
       ), done AS (
         UPDATE outbox SET status = 'done', locked_until = NULL, finished_at = now(),
                last_error = CASE WHEN ev.to_endpoint_id IS NOT NULL AND c.n = 0
@@ -142,12 +163,8 @@ export function createWebhookEndpointsRepo(db: Tx) {
          WHERE outbox.id = ev.id
         RETURNING 1
       )
-      SELECT o.*, d.event_id AS d_event_id, d.endpoint_id AS d_endpoint_id, d.created_at AS d_created_at,
-             w.url AS w_url, w.event_types AS w_event_types, w.description AS w_description, w.status AS w_status,
-             w.disabled_reason AS w_disabled_reason, w.secret_sealed AS w_secret_sealed, w.previous_secret_sealed AS w_previous_secret_sealed,
-             w.previous_secret_expires_at AS w_previous_secret_expires_at, w.key_id AS w_key_id, w.failing_since AS w_failing_since,
-             w.deleted_at AS w_deleted_at, w.created_at AS w_created_at, w.updated_at AS w_updated_at
-        FROM o JOIN d ON d.id = (o.payload->>'delivery_id')::uuid JOIN webhook_endpoints w ON w.id = d.endpoint_id
+      SELECT o.*, d.event_id AS d_event_id, d.endpoint_id AS d_endpoint_id, d.created_at AS d_created_at, ${ENDPOINT_COLUMNS}
+        FROM o JOIN d ON d.id = o.delivery_id JOIN webhook_endpoints w ON w.id = d.endpoint_id
        WHERE o.status = 'enqueued'`);
     const byEvent = new Map<string, HeldDelivery[]>();
     const callOf = new Map(calls.map((c) => [c.event.id, c]));
@@ -176,6 +193,48 @@ export function createWebhookEndpointsRepo(db: Tx) {
       .where(inArray(webhookDeliveries.id, ids));
     const byId = new Map(rows.map((r) => [r.delivery.id, r]));
     return ids.map((id) => byId.get(id));
+  }
+
+  /** The endpoints each event goes to unaddressed (active, subscribed), in the scope's tenant: one answer per event. */
+  async function targetsOf(events: { id: string; type: string }[], tx: Tx): Promise<EndpointRow[][]> {
+    const result = await tx.execute<Record<string, unknown>>(sql`
+      SELECT ev.id AS event_id, ${ENDPOINT_COLUMNS}
+        FROM unnest(${sql.param(events.map((e) => e.id))}::uuid[], ${sql.param(events.map((e) => e.type))}::text[]) AS ev(id, type)
+        JOIN webhook_endpoints w ON w.deleted_at IS NULL AND ${SUBSCRIBED}`);
+    const byEvent = new Map<string, EndpointRow[]>();
+    for (const r of result.rows) byEvent.set(r.event_id as string, [...(byEvent.get(r.event_id as string) ?? []), endpointOf(r)]);
+    return events.map((e) => byEvent.get(e.id) ?? []);
+  }
+
+  async function recordDelivered(events: DeliveredEvent[], tx: Tx): Promise<void> {
+    const sends = events.flatMap((e) => e.sends.map((s) => ({ ...s, e })));
+    const col = <T>(f: (a: (typeof sends)[number]) => T) => sql.param(sends.map(f));
+    await tx.execute(sql`
+      WITH v AS (
+        SELECT * FROM unnest(${col((a) => a.e.eventId)}::uuid[], ${col((a) => a.endpointId)}::uuid[], ${col((a) => a.e.tenantId)}::uuid[],
+                             ${col((a) => a.e.type)}::text[], ${col((a) => a.e.body)}::text[], ${col((a) => iso(a.attemptedAt))}::timestamptz[],
+                             ${col((a) => a.durationMs)}::int[], ${col((a) => a.statusCode)}::int[], ${col((a) => iso(a.finishedAt))}::timestamptz[])
+                   AS v(event_id, endpoint_id, tenant_id, type, body, attempted_at, duration_ms, status_code, finished_at)
+      ), d AS (
+        INSERT INTO webhook_deliveries (id, tenant_id, endpoint_id, event_id, event_type, body, status, attempt_count, last_status_code, finished_at)
+        SELECT gen_random_uuid(), tenant_id, endpoint_id, event_id, type, body, 'succeeded', 1, status_code, finished_at FROM v
+        ON CONFLICT (event_id, endpoint_id) DO NOTHING
+        RETURNING id, event_id, endpoint_id
+      ), a AS (
+        INSERT INTO webhook_attempts (delivery_id, tenant_id, attempted_at, duration_ms, status_code, error)
+        SELECT d.id, v.tenant_id, v.attempted_at, v.duration_ms, v.status_code, NULL
+          FROM d JOIN v ON v.event_id = d.event_id AND v.endpoint_id = d.endpoint_id
+        RETURNING 1
+      ), e AS (
+        UPDATE webhook_endpoints SET failing_since = NULL, updated_at = now()
+         WHERE id IN (SELECT endpoint_id FROM v) AND failing_since IS NOT NULL
+        RETURNING 1
+      ), done AS (
+        UPDATE outbox SET status = 'done', last_error = NULL, locked_until = NULL, finished_at = now()
+         WHERE id = ANY(${sql.param(events.map((e) => e.eventId))}::uuid[])
+        RETURNING 1
+      )
+      SELECT (SELECT count(*) FROM a) AS attempts`);
   }
 
   async function recordSuccesses(all: Success[], tx: Tx): Promise<void> {
@@ -210,6 +269,11 @@ export function createWebhookEndpointsRepo(db: Tx) {
   // The worker's deliveries go through these: the calls of the jobs running at once share a statement each.
   const fanOutBatched = createBatcher((calls: { event: FanOutEvent; body: string; inline: InlineHold | null }[]) => fanOutMany(calls, db));
   const readBatched = createBatcher((ids: string[]) => deliveriesWithEndpoints(ids, db));
+  const targetsBatched = createBatcher((events: { id: string; type: string }[]) => targetsOf(events, db));
+  const deliveredBatched = createBatcher(async (events: DeliveredEvent[]) => {
+    await recordDelivered(events, db);
+    return events.map(() => undefined);
+  });
   const successBatched = createBatcher(async (all: Success[]) => {
     await recordSuccesses(all, db);
     return all.map(() => undefined);
@@ -260,6 +324,21 @@ export function createWebhookEndpointsRepo(db: Tx) {
     /** The fan-outs of several events made at once (a job's), sharing one statement: one answer per event, in order. */
     fanOutEach(calls: { event: FanOutEvent; body: string; inline: InlineHold | null }[]): Promise<HeldDelivery[]>[] {
       return fanOutBatched.many(calls);
+    },
+    /**
+     * The endpoints that receive each event unaddressed (active and subscribed to its type, or to '*'), read without
+     * writing anything: the events read at once (a job's) share the statement. One answer per event, in order.
+     */
+    targetsEach(events: { id: string; type: string }[]): Promise<EndpointRow[]>[] {
+      return targetsBatched.many(events);
+    },
+    /**
+     * Events whose first attempts all succeeded before anything of them was written, recorded in one statement (shared
+     * with the events recorded at once): per send a delivery written succeeded and its attempt, the endpoints' failing
+     * streaks ended, and the event rows done. A delivery that exists already is left as it is.
+     */
+    recordDelivered(event: DeliveredEvent): Promise<void> {
+      return deliveredBatched(event);
     },
     /** A delivery and its endpoint, in one round trip (shared with the other deliveries read at once). */
     async deliveryWithEndpoint(deliveryId: string, tx: Tx = db): Promise<{ delivery: DeliveryRow; endpoint: EndpointRow } | undefined> {
