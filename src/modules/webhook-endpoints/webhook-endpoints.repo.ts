@@ -68,6 +68,12 @@ const ENDPOINT_COLUMNS = sql.raw(`w.id AS w_id, w.tenant_id AS w_tenant_id, w.ur
 // An endpoint (`w`) receives an event (`ev`) it was not addressed: active, and subscribed to its type or to '*'.
 const SUBSCRIBED = sql.raw(`w.status = 'active' AND (ev.type = ANY(w.event_types) OR '*' = ANY(w.event_types))`);
 
+// What a success ends, in the statements that record successes: the failing streak of each endpoint in `v`
+// (`v.endpoint_id`), and an outbox row (its `WHERE` given by the statement).
+const STREAKS_ENDED = sql.raw(`UPDATE webhook_endpoints SET failing_since = NULL, updated_at = now()
+   WHERE id IN (SELECT endpoint_id FROM v) AND failing_since IS NOT NULL RETURNING 1`);
+const OUTBOX_DONE = sql.raw(`status = 'done', last_error = NULL, locked_until = NULL, finished_at = now()`);
+
 function endpointOf(r: Record<string, unknown>): EndpointRow {
   return {
     id: r.w_id as string,
@@ -225,14 +231,8 @@ export function createWebhookEndpointsRepo(db: Tx) {
         SELECT d.id, v.tenant_id, v.attempted_at, v.duration_ms, v.status_code, NULL
           FROM d JOIN v ON v.event_id = d.event_id AND v.endpoint_id = d.endpoint_id
         RETURNING 1
-      ), e AS (
-        UPDATE webhook_endpoints SET failing_since = NULL, updated_at = now()
-         WHERE id IN (SELECT endpoint_id FROM v) AND failing_since IS NOT NULL
-        RETURNING 1
-      ), done AS (
-        UPDATE outbox SET status = 'done', last_error = NULL, locked_until = NULL, finished_at = now()
-         WHERE id = ANY(${sql.param(events.map((e) => e.eventId))}::uuid[])
-        RETURNING 1
+      ), e AS (${STREAKS_ENDED}), done AS (
+        UPDATE outbox SET ${OUTBOX_DONE} WHERE id = ANY(${sql.param(events.map((e) => e.eventId))}::uuid[]) RETURNING 1
       )
       SELECT (SELECT count(*) FROM a) AS attempts`);
   }
@@ -254,14 +254,8 @@ export function createWebhookEndpointsRepo(db: Tx) {
                finished_at = v.finished_at, next_attempt_at = NULL
           FROM v WHERE webhook_deliveries.id = v.delivery_id
         RETURNING 1
-      ), e AS (
-        UPDATE webhook_endpoints SET failing_since = NULL, updated_at = now()
-         WHERE id IN (SELECT endpoint_id FROM v) AND failing_since IS NOT NULL
-        RETURNING 1
-      ), o AS (
-        UPDATE outbox SET status = 'done', last_error = NULL, locked_until = NULL, finished_at = now()
-         WHERE id IN (SELECT outbox_id FROM v)
-        RETURNING 1
+      ), e AS (${STREAKS_ENDED}), o AS (
+        UPDATE outbox SET ${OUTBOX_DONE} WHERE id IN (SELECT outbox_id FROM v) RETURNING 1
       )
       SELECT (SELECT count(*) FROM a) AS attempts`);
   }
