@@ -66,7 +66,11 @@ export const DeliverySchema = z
     finished_at: z.iso.datetime().nullable(),
     attempts: z.array(AttemptSchema),
   })
-  .meta({ id: 'WebhookDelivery', description: 'One event for one endpoint, with every attempt' });
+  .meta({
+    id: 'WebhookDelivery',
+    description:
+      'One event for one endpoint, with every attempt. A delivery is written when its first attempt has ended (meanwhile its event is in flight in the outbox); one that fails is pending until its retries end.',
+  });
 export type Delivery = z.infer<typeof DeliverySchema>;
 
 export const DeliveryListSchema = PageMeta.extend({ items: z.array(DeliverySchema) }).meta({ id: 'WebhookDeliveryList' });
@@ -88,7 +92,13 @@ export const OutboxStatsSchema = z
       overdue: z.number().int().describe('Pending rows whose time passed more than a minute ago: the worker is behind or down'),
     }),
     endpoints: z.array(
-      z.object({ endpoint_id: z.uuid(), status: z.enum(['active', 'disabled']), pending: z.number().int(), succeeded: z.number().int(), failed: z.number().int() }),
+      z.object({
+        endpoint_id: z.uuid(),
+        status: z.enum(['active', 'disabled']),
+        pending: z.number().int().describe('Deliveries waiting for a retry or for their first attempt; an event whose first attempts are running counts in the outbox as in flight'),
+        succeeded: z.number().int(),
+        failed: z.number().int(),
+      }),
     ),
   })
   .meta({ id: 'EventDeliveryStats' });
