@@ -3,7 +3,7 @@ import type { Tx } from '../../db/client.js';
 import { olderThan, type CreatedPosition } from '../../db/keyset.js';
 import { createBatcher } from '../outbox/outbox.batcher.js';
 import { DELIVERY_TOPIC } from '../outbox/outbox.events.js';
-import type { OutboxRow } from '../outbox/outbox.repo.js';
+import { OUTBOX_DONE, type OutboxRow } from '../outbox/outbox.repo.js';
 import { webhookAttempts, webhookDeliveries, webhookEndpoints } from './webhook-endpoints.table.js';
 
 export type EndpointRow = typeof webhookEndpoints.$inferSelect;
@@ -69,10 +69,9 @@ const ENDPOINT_COLUMNS = sql.raw(`w.id AS w_id, w.tenant_id AS w_tenant_id, w.ur
 const SUBSCRIBED = sql.raw(`w.status = 'active' AND (ev.type = ANY(w.event_types) OR '*' = ANY(w.event_types))`);
 
 // What a success ends, in the statements that record successes: the failing streak of each endpoint in `v`
-// (`v.endpoint_id`), and an outbox row (its `WHERE` given by the statement).
+// (`v.endpoint_id`). The outbox rows they finish get the outbox's own OUTBOX_DONE.
 const STREAKS_ENDED = sql.raw(`UPDATE webhook_endpoints SET failing_since = NULL, updated_at = now()
    WHERE id IN (SELECT endpoint_id FROM v) AND failing_since IS NOT NULL RETURNING 1`);
-const OUTBOX_DONE = sql.raw(`status = 'done', last_error = NULL, locked_until = NULL, finished_at = now()`);
 
 function endpointOf(r: Record<string, unknown>): EndpointRow {
   return {
