@@ -19,7 +19,7 @@ import {
   type EventType,
 } from '../outbox/outbox.events.js';
 import type { NewOutboxRow, OutboxRepo, OutboxRow } from '../outbox/outbox.repo.js';
-import { createWebhookEndpointsRepo, type DeliveryRow, type EndpointRow, type HeldDelivery, type InlineHold, type WebhookEndpointsRepo } from './webhook-endpoints.repo.js';
+import { createWebhookEndpointsRepo, type DeliveredEvent, type DeliveryRow, type EndpointRow, type HeldDelivery, type InlineHold, type WebhookEndpointsRepo } from './webhook-endpoints.repo.js';
 import { createSender, type SendResult, type Sender } from './webhook-endpoints.sender.js';
 
 export type { EventBodies, EventBodyBuilder } from '../outbox/outbox.events.js';
@@ -112,10 +112,10 @@ export function createWebhookJobs(deps: {
       body: storedBody(event),
       inline: inline ?? null,
     });
-    const plain = items.filter((it) => it.also.length === 0);
-    const shared = endpoints.fanOutEach(plain.map(call));
+    const shared = endpoints.fanOutEach(items.filter((it) => it.also.length === 0).map(call));
+    let next = 0;
     return items.map((it) => {
-      if (it.also.length === 0) return shared[plain.indexOf(it)]!;
+      if (it.also.length === 0) return shared[next++]!;
       const c = call(it);
       return inTransaction(db, async (tx) => {
         const taken = await endpoints.fanOut(c.event, c.body, c.inline, tx);
@@ -167,7 +167,7 @@ export function createWebhookJobs(deps: {
       if (!body.gone) log.error({ delivery_id: delivery.id, event_type: delivery.eventType, reason: body.reason }, 'webhook body not sent');
       return;
     }
-    await record(row, delivery, endpoint, await attempt(endpoint, delivery.eventId, body));
+    await recordAttempt(row, delivery, endpoint, await attempt(endpoint, delivery.eventId, body));
   }
 
   /** One signed POST of an event's body to an endpoint. */
@@ -189,7 +189,7 @@ export function createWebhookJobs(deps: {
   }
 
   /** Records an attempt of the row's delivery: success, or the failure and the retry it schedules (or the end). */
-  async function record(row: OutboxRow, delivery: DeliveryRow, endpoint: EndpointRow, result: Attempt): Promise<void> {
+  async function recordAttempt(row: OutboxRow, delivery: DeliveryRow, endpoint: EndpointRow, result: Attempt): Promise<void> {
     const { attemptedAt: now, finishedAt } = result;
     const ok = succeeded(result);
     const attemptNo = delivery.attemptCount + 1;
@@ -250,27 +250,40 @@ export function createWebhookJobs(deps: {
    */
   async function deliverFirst(row: OutboxRow, event: EventPayload, targets: EndpointRow[], inline: InlineHold): Promise<void> {
     const stored = storedBody(event);
+    const record = (sends: DeliveredEvent['sends']) => endpoints.recordDelivered({ eventId: row.id, tenantId: row.tenantId, type: event.type, body: stored, sends });
+    // No receiver: the event is done, and its body is never built.
+    if (targets.length === 0) return record([]);
     const made = new Map<string, Attempt>();
     if (targets.length <= inline.max) {
       const body = await bodyToSend(row.tenantId, event.type, stored);
       if (typeof body === 'string') {
-        for (const [endpoint, result] of await Promise.all(targets.map(async (w) => [w, await attempt(w, row.id, body)] as const))) made.set(endpoint.id, result);
-        if ([...made.values()].every(succeeded)) {
-          const sends = targets.map((w) => ({ endpointId: w.id, statusCode: made.get(w.id)!.statusCode!, durationMs: made.get(w.id)!.durationMs, attemptedAt: made.get(w.id)!.attemptedAt, finishedAt: made.get(w.id)!.finishedAt }));
-          await endpoints.recordDelivered({ eventId: row.id, tenantId: row.tenantId, type: event.type, body: stored, sends });
-          return;
+        const attempts = await Promise.all(targets.map((w) => attempt(w, row.id, body)));
+        if (attempts.every(succeeded)) {
+          return record(attempts.map((a, k) => ({ endpointId: targets[k]!.id, statusCode: a.statusCode!, durationMs: a.durationMs, attemptedAt: a.attemptedAt, finishedAt: a.finishedAt })));
         }
+        attempts.forEach((a, k) => made.set(targets[k]!.id, a));
       }
     }
-    const held = await fanOutEach([{ row, event, also: [] }], inline)[0]!;
-    const failed = (
-      await Promise.allSettled(held.map((h) => (made.has(h.endpoint.id) ? record(h.row, h.delivery, h.endpoint, made.get(h.endpoint.id)!) : deliver(h.row, h))))
-    ).find((r) => r.status === 'rejected');
-    // The event is fanned out already; a delivery left held is recovered once its hold expires, like a lost job.
+    await attemptHeld(await fanOutEach([{ row, event, also: [] }], inline)[0]!, made);
+  }
+
+  /**
+   * The first attempts of the deliveries a fan-out wrote held: each recorded from `made` when it was made already for
+   * its endpoint, made now otherwise. The first failure is thrown once every one is seen to; the event is fanned out
+   * already, and a delivery left held is recovered once its hold expires, like a lost job.
+   */
+  async function attemptHeld(held: HeldDelivery[], made = new Map<string, Attempt>()): Promise<void> {
+    const outcomes = await Promise.allSettled(
+      held.map((h) => {
+        const result = made.get(h.endpoint.id);
+        return result ? recordAttempt(h.row, h.delivery, h.endpoint, result) : deliver(h.row, h);
+      }),
+    );
+    const failed = outcomes.find((r) => r.status === 'rejected');
     if (failed) throw (failed as PromiseRejectedResult).reason;
   }
 
-  return { fanOutEach, deliver, deliverFirst };
+  return { fanOutEach, deliver, deliverFirst, attemptHeld };
 }
 
 /** An attempt's outcome, with when it started and ended. */
@@ -325,13 +338,7 @@ export function registerWebhookJobs(
     const targets = endpoints.targetsEach(direct.map(({ row, event }) => ({ id: row.id, type: event.type })));
     direct.forEach(({ k, row, event }, n) => (outcomes[k] = targets[n]!.then((ws) => jobs.deliverFirst(row, event, ws, inline))));
     const written = jobs.fanOutEach(fanned, inline);
-    fanned.forEach(({ k }, n) => {
-      outcomes[k] = written[n]!.then(async (held) => {
-        const failed = (await Promise.allSettled(held.map((h) => jobs.deliver(h.row, h)))).find((r) => r.status === 'rejected');
-        // The event is fanned out already; a delivery left held is recovered once its hold expires, like a lost job.
-        if (failed) throw (failed as PromiseRejectedResult).reason;
-      });
-    });
+    fanned.forEach(({ k }, n) => (outcomes[k] = written[n]!.then((held) => jobs.attemptHeld(held))));
     return Promise.allSettled(outcomes);
   }
 
